@@ -1,0 +1,83 @@
+# Everything the project needs is installed by these targets: a fresh clone runs
+# `make local` or `make test` and nothing else.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := $(shell cat .python-version)
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHON ?= $(shell if [ -x "$(PYENV_ROOT)/versions/$(PYTHON_VERSION)/bin/python3" ]; then echo "$(PYENV_ROOT)/versions/$(PYTHON_VERSION)/bin/python3"; else command -v python3.13; fi)
+UV_VERSION := 0.13.9
+SAM_VERSION := 1.170.0
+TOOLS := .tools
+UV := $(TOOLS)/uv/bin/uv
+SAM := $(TOOLS)/sam/bin/sam
+VENV := .venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+# sam build resolves python3.13 on PATH
+export PATH := $(dir $(PYTHON)):$(PATH)
+
+.PHONY: help
+help:
+	@echo "make local   start the local stack (HTTP API on 127.0.0.1:3000)"
+	@echo "make test    lint + types + requirements drift + tests + sam validate --lint"
+	@echo "make bench   cold-start benchmark"
+
+$(PYTHON):
+	@command -v pyenv >/dev/null && pyenv install -s $(PYTHON_VERSION) || { echo "Python $(PYTHON_VERSION) not found (install pyenv or python3.13)"; exit 1; }
+
+$(UV): | $(PYTHON)
+	@test -n "$(PYTHON)" || { echo "python $(PYTHON_VERSION) not found: run 'pyenv install $(PYTHON_VERSION)'"; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	@touch $@
+
+$(SAM): | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/sam
+	VIRTUAL_ENV=$(TOOLS)/sam $(UV) pip install --quiet aws-sam-cli==$(SAM_VERSION)
+
+.PHONY: venv
+venv: $(VENV)/.synced
+
+.PHONY: requirements
+requirements: | $(UV)
+	$(UV) export --frozen --no-dev --no-hashes --no-header --no-annotate --format requirements-txt -o layers/shared/requirements.txt --quiet
+
+.PHONY: check-requirements
+check-requirements: | $(UV)
+	@$(UV) export --frozen --no-dev --no-hashes --no-header --no-annotate --format requirements-txt --quiet \
+	  | diff -u layers/shared/requirements.txt - \
+	  || { echo "layers/shared/requirements.txt drifted from uv.lock: run 'make requirements'"; exit 1; }
+
+.PHONY: lint
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+.PHONY: validate
+validate: $(SAM)
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
+
+.PHONY: test
+test: venv check-requirements lint validate
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+.PHONY: local
+local: venv
+	$(VENV)/bin/python -m localstack_nexus $(ARGS)
+
+.PHONY: bench
+bench: venv
+	$(VENV)/bin/python -m bench $(ARGS)
+
+.PHONY: build
+build: $(SAM)
+	SAM_CLI_TELEMETRY=0 $(SAM) build
+
+.PHONY: clean
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .pytest_cache

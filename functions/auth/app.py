@@ -1,0 +1,35 @@
+"""AuthFunction: POST /auth/register, POST /auth/login, GET /auth/me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nexus.auth import service
+from nexus.auth.models import LoginIn, RegisterIn, RegisterOut, TokenOut, UserOut
+from nexus.http import create_app, handle, identity
+from nexus.observability import logger
+
+app = create_app()
+
+
+@app.post("/auth/register")
+def register(body: RegisterIn) -> Response[RegisterOut]:
+    return Response(status_code=201, body=service.register(body))
+
+
+@app.post("/auth/login")
+def login(body: LoginIn) -> TokenOut:
+    return service.login(body)
+
+
+@app.get("/auth/me")
+def me() -> UserOut:
+    return service.me(identity(app).user_id)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(app, event, context)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from nexus.models.common import ApiModel, Email, Name, OutModel, Text
+
+
+class RegisterIn(ApiModel):
+    email: Email
+    # Length is checked by the password policy, in characters, after normalisation.
+    password: Text = Field(max_length=1024)
+    name: Name | None = None
+
+
+class LoginIn(ApiModel):
+    email: Text = Field(max_length=320)
+    password: Text = Field(max_length=1024)
+
+
+class UserOut(OutModel):
+    id: str
+    email: str
+    name: str | None
+    organization_id: str
+    created_at: datetime
+
+
+class TokenOut(OutModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+class RegisterOut(TokenOut):
+    user: UserOut

@@ -1,0 +1,70 @@
+"""JWT issue and verification (PyJWT, HS256 pinned). Imported by the authorizer, so it must
+stay free of psycopg, bcrypt and boto3."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from nexus.secrets import resolve_secret
+from nexus.settings import Settings, get_settings
+
+ALGORITHM = "HS256"
+_REQUIRED = ["sub", "org", "iat", "exp", "iss", "aud"]
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    user_id: str
+    organization_id: str
+    expires_at: int
+
+
+def signing_key(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    return resolve_secret(settings.jwt_secret, settings.jwt_secret_arn, name="JWT signing key")
+
+
+def issue(user_id: str, organization_id: str, *, now: int | None = None) -> tuple[str, int]:
+    settings = get_settings()
+    issued_at = int(time.time()) if now is None else now
+    ttl = settings.jwt_ttl_seconds
+    claims = {
+        "sub": user_id,
+        "org": organization_id,
+        "iat": issued_at,
+        "exp": issued_at + ttl,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM), ttl
+
+
+def verify(token: str) -> Claims:
+    settings = get_settings()
+    try:
+        claims = jwt.decode(
+            token,
+            signing_key(settings),
+            algorithms=[ALGORITHM],  # pinned: "none" or any other alg is refused
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": _REQUIRED},
+            leeway=5,
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(type(exc).__name__) from exc
+    sub, org, exp = claims.get("sub"), claims.get("org"), claims.get("exp")
+    if not isinstance(sub, str) or not isinstance(org, str) or not sub or not org:
+        raise InvalidToken("bad subject")
+    if int(exp) - int(claims["iat"]) > settings.jwt_ttl_seconds:
+        raise InvalidToken("lifetime too long")
+    return Claims(user_id=sub, organization_id=org, expires_at=int(exp))

@@ -1,0 +1,127 @@
+"""Database access: one lazily created psycopg connection per execution environment.
+
+- ``prepare_threshold=None`` and no session ``SET``: RDS Proxy pins a client to one database
+  connection when it sees prepared statements or session state.
+- Autocommit connection; every unit of work is one short explicit transaction
+  (:func:`transaction`).
+- A broken connection is replaced on the next call; when the database cannot be reached the
+  caller gets :class:`~nexus.errors.ServiceUnavailable` (503 + Retry-After), never a hang
+  (``connect_timeout``, TCP keepalives).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+
+from nexus.errors import ServiceUnavailable
+from nexus.observability import logger
+from nexus.settings import Settings, get_settings
+
+T = TypeVar("T")
+Conn = psycopg.Connection[dict[str, Any]]
+
+# One connection per thread: a Lambda execution environment runs one thread, and the local
+# stack runs each emulated execution environment on its own worker thread.
+_local = threading.local()
+
+
+def _conninfo(settings: Settings) -> dict[str, Any]:
+    if settings.database_url:
+        return {"conninfo": settings.database_url}
+    if settings.database_secret_arn:
+        from aws_lambda_powertools.utilities import parameters
+
+        secret = json.loads(str(parameters.get_secret(settings.database_secret_arn, max_age=300)))
+        return {
+            "conninfo": "",
+            "host": settings.db_host or secret["host"],
+            "port": settings.db_port,
+            "dbname": settings.db_name,
+            "user": secret["username"],
+            "password": secret["password"],
+            "sslmode": "require",
+        }
+    raise ServiceUnavailable("database is not configured")
+
+
+def connect(settings: Settings | None = None) -> Conn:
+    settings = settings or get_settings()
+    params = _conninfo(settings)
+    conninfo = params.pop("conninfo")
+    return psycopg.connect(
+        conninfo,
+        autocommit=True,
+        prepare_threshold=None,
+        row_factory=dict_row,
+        connect_timeout=settings.db_connect_timeout,
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=5,
+        keepalives_count=3,
+        application_name="nexus",
+        **params,
+    )
+
+
+def _unavailable(exc: Exception) -> ServiceUnavailable:
+    logger.warning("database unavailable", extra={"error": type(exc).__name__})
+    return ServiceUnavailable(
+        "The database is briefly unavailable; retry shortly.",
+        retry_after=get_settings().db_retry_after_seconds,
+    )
+
+
+def get_connection() -> Conn:
+    conn: Conn | None = getattr(_local, "conn", None)
+    if conn is not None and not conn.closed and not conn.broken:
+        return conn
+    if conn is not None:
+        close()
+    try:
+        conn = connect()
+    except psycopg.OperationalError as exc:
+        raise _unavailable(exc) from exc
+    _local.conn = conn
+    return conn
+
+
+def close() -> None:
+    conn: Conn | None = getattr(_local, "conn", None)
+    _local.conn = None
+    if conn is not None:
+        conn.close()
+
+
+@contextmanager
+def transaction() -> Iterator[Conn]:
+    """One short transaction on the execution environment's connection."""
+    conn = get_connection()
+    try:
+        with conn.transaction():
+            yield conn
+    except psycopg.OperationalError as exc:
+        if conn.broken or conn.closed:
+            close()
+        raise _unavailable(exc) from exc
+
+
+def run(work: Callable[[Conn], T]) -> T:
+    """Run ``work`` in one transaction, once more on a fresh connection if a reused one was
+    found dead before the work could commit (RDS Proxy closes idle clients)."""
+    conn = get_connection()
+    try:
+        with conn.transaction():
+            return work(conn)
+    except psycopg.OperationalError as exc:
+        if not (conn.broken or conn.closed):
+            raise _unavailable(exc) from exc
+        close()
+    with transaction() as fresh:
+        return work(fresh)

@@ -1,0 +1,62 @@
+"""Domain exceptions. They carry an HTTP status and title; :mod:`nexus.http` is the only
+place that turns them (and framework errors) into RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM_TYPE_BASE = "https://nexus-sales.dev/problems/"
+
+
+class NexusError(Exception):
+    status: int = 500
+    title: str = "Internal Server Error"
+    slug: str = "internal"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.retry_after = retry_after
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_TYPE_BASE + self.slug
+
+
+class BadRequest(NexusError):
+    status, title, slug = 400, "Bad Request", "bad-request"
+
+
+class Unauthorized(NexusError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class NotFound(NexusError):
+    status, title, slug = 404, "Not Found", "not-found"
+
+
+class Conflict(NexusError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PayloadTooLarge(NexusError):
+    status, title, slug = 413, "Content Too Large", "payload-too-large"
+
+
+class ValidationFailed(NexusError):
+    status, title, slug = 422, "Unprocessable Content", "validation"
+
+
+class TooManyRequests(NexusError):
+    status, title, slug = 429, "Too Many Requests", "rate-limited"
+
+
+class ServiceUnavailable(NexusError):
+    status, title, slug = 503, "Service Unavailable", "unavailable"

@@ -1,0 +1,171 @@
+"""HTTP plumbing shared by every API function.
+
+- :func:`create_app` builds a Powertools ``APIGatewayHttpResolver`` with validation on and
+  maps every error, domain or framework, to RFC 9457 problem+json in this one place.
+- :func:`handle` guards the raw event before routing: body size (413), content type and
+  encoding (400).
+- :func:`identity` reads the caller from the Lambda authorizer's context: the only place a
+  protected handler learns who is calling.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nexus.errors import (
+    PROBLEM_TYPE_BASE,
+    BadRequest,
+    NexusError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
+from nexus.observability import logger
+from nexus.settings import get_settings
+
+PROBLEM_JSON = "application/problem+json"
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_uri: str = "about:blank",
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    body: dict[str, Any] = {"type": type_uri, "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return Response(
+        status_code=status,
+        content_type=PROBLEM_JSON,
+        body=json.dumps(body, ensure_ascii=False),
+        headers=headers,
+    )
+
+
+def problem_from(exc: NexusError) -> Response[str]:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return problem(
+        exc.status,
+        exc.title,
+        exc.detail,
+        type_uri=exc.type_uri,
+        errors=exc.errors,
+        headers=headers,
+    )
+
+
+def _loc(raw: Any) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in raw]
+
+
+def _validation_problem(exc: RequestValidationError) -> Response[str]:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_from(BadRequest("The request body is not valid JSON."))
+    # Only loc and msg: pydantic's "input" could echo a password back.
+    details = [{"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", "invalid"))} for e in errors]
+    return problem_from(ValidationFailed("The request is not valid.", errors=details))
+
+
+def create_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(NexusError)
+    def _domain(exc: NexusError) -> Response[str]:
+        return problem_from(exc)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response[str]:
+        return _validation_problem(exc)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _content_type(exc: RequestUnsupportedContentType) -> Response[str]:
+        return problem_from(BadRequest("Content-Type must be application/json."))
+
+    @app.not_found
+    def _not_found(exc: NotFoundError) -> Response[str]:
+        return problem_from(NotFound("No such route."))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return problem(500, "Internal Server Error", "An unexpected error occurred.")
+
+    return app
+
+
+def _guard(event: dict[str, Any]) -> NexusError | None:
+    """Checks API Gateway would not make for us, done before any parsing."""
+    body = event.get("body")
+    if body is None or body == "":
+        return None
+    raw_len = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    if raw_len > get_settings().max_body_bytes:
+        return PayloadTooLarge("The request body exceeds 1 MiB.")
+    method = str(event.get("requestContext", {}).get("http", {}).get("method", "")).upper()
+    if method not in _BODY_METHODS:
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        return BadRequest("Content-Type must be application/json.")
+    if event.get("isBase64Encoded"):
+        try:
+            decoded = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return BadRequest("The request body is not UTF-8 JSON.")
+        event["body"], event["isBase64Encoded"] = decoded, False
+    return None
+
+
+def handle(
+    app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext
+) -> dict[str, Any]:
+    rejection = _guard(event)
+    if rejection is not None:
+        response = problem_from(rejection)
+        headers = dict(response.headers)
+        headers["Content-Type"] = PROBLEM_JSON
+        return {
+            "statusCode": response.status_code,
+            "headers": headers,
+            "body": response.body,
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user_id: str
+    organization_id: str
+
+
+def identity(app: APIGatewayHttpResolver) -> Identity:
+    ctx = app.current_event.request_context.authorizer.get_lambda
+    user_id, org_id = ctx.get("user_id"), ctx.get("organization_id")
+    if not user_id or not org_id:
+        # Only reachable if a route was deployed without the authorizer.
+        raise Unauthorized("Authentication required.")
+    return Identity(user_id=str(user_id), organization_id=str(org_id))
+
+
+__all__ = ["PROBLEM_TYPE_BASE", "Identity", "create_app", "handle", "identity", "problem"]

@@ -1,0 +1,40 @@
+"""Field types shared by API models. Models do no I/O."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+# Pragmatic address check: one @, no spaces or control characters, a dotted domain.
+_EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it as invalid input rather than fail in SQL.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL_RE.fullmatch(value):
+        raise ValueError("is not a valid e-mail address")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_nul)]
+
+
+class ApiModel(BaseModel):
+    """Request bodies: unknown fields are refused, types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class OutModel(BaseModel):
+    model_config = ConfigDict(frozen=True)

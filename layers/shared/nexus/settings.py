@@ -1,0 +1,59 @@
+"""Configuration: one pydantic model parsed from the environment once per execution environment.
+
+Nothing reads ``os.environ`` at import time; call :func:`get_settings` inside a handler.
+Secrets come from the environment when set (local runs, tests) and otherwise from
+Secrets Manager through the ``*_SECRET_ARN`` variables (see :mod:`nexus.secrets`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # Database: DATABASE_URL locally; on AWS the proxy endpoint plus an RDS-style secret.
+    database_url: str | None = None
+    database_secret_arn: str | None = None
+    db_host: str | None = None
+    db_port: int = 5432
+    db_name: str = "nexus"
+    db_connect_timeout: int = Field(default=5, ge=1, le=30)
+    db_retry_after_seconds: int = Field(default=2, ge=1, le=120)
+
+    # Tokens
+    jwt_secret: str | None = None
+    jwt_secret_arn: str | None = None
+    jwt_issuer: str = "nexus-sales"
+    jwt_audience: str = "nexus-sales-api"
+    # The contract caps token lifetime at one hour.
+    jwt_ttl_seconds: int = Field(default=3600, ge=60, le=3600)
+
+    # Passwords
+    password_pepper: str | None = None
+    password_pepper_arn: str | None = None
+    # Production stores cost >= 12; the floor of 4 exists so the test suite stays fast.
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=60)
+
+    # Bodies above this are refused with 413 before any parsing.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+
+_ENV_NAMES: dict[str, str] = {name: name.upper() for name in Settings.model_fields}
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values = {field: env[var] for field, var in _ENV_NAMES.items() if env.get(var)}
+    return Settings.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
