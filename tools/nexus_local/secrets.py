@@ -1,0 +1,34 @@
+"""Development secrets: taken from the environment when set, else generated once and kept
+with the local data (so tokens and password hashes stay valid across restarts)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+NAMES = ("JWT_SECRET", "PASSWORD_PEPPER", "PAYMENT_WEBHOOK_SECRET", "TOKEN_ENCRYPTION_KEY")
+
+
+def _generate(name: str) -> str:
+    if name == "TOKEN_ENCRYPTION_KEY":
+        return base64.b64encode(secrets.token_bytes(32)).decode()  # AES-256 key
+    return secrets.token_urlsafe(48)
+
+
+def load_or_create(path: Path) -> dict[str, str]:
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    changed = False
+    for name in NAMES:
+        if name not in stored:
+            stored[name] = _generate(name)
+            changed = True
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    return {name: os.environ.get(name) or stored[name] for name in NAMES}

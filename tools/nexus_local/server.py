@@ -1,0 +1,57 @@
+"""The HTTP front of the local stack (API Gateway on :3000)."""
+
+from __future__ import annotations
+
+import logging
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from nexus_local.apigw import MAX_PAYLOAD, Gateway, HttpRequest, gateway_answer
+
+log = logging.getLogger("nexus_local")
+
+
+def make_api_server(host: str, port: int, gateway: Gateway) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "nexus-local"
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_PAYLOAD:
+                response = gateway_answer(413, "Request Entity Too Large")
+                self.close_connection = True
+            else:
+                body = self.rfile.read(length) if length > 0 else b""
+                headers: dict[str, str] = {}
+                for key, value in self.headers.items():
+                    k = key.lower()
+                    headers[k] = f"{headers[k]},{value}" if k in headers else value
+                request = HttpRequest(
+                    method=self.command.upper(),
+                    path=split.path or "/",
+                    query=split.query,
+                    headers=headers,
+                    body=body,
+                    source_ip=self.client_address[0],
+                )
+                response = gateway.handle(request)
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                if key.lower() not in ("content-length", "connection"):
+                    self.send_header(key, value)
+            for cookie in response.cookies:
+                self.send_header("Set-Cookie", cookie)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            log.info("%s %s", self.address_string(), format % args)
+
+    ThreadingHTTPServer.daemon_threads = True
+    return ThreadingHTTPServer((host, port), Handler)

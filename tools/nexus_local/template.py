@@ -1,0 +1,197 @@
+"""Reads what the local stack needs from template.yaml: functions, HTTP routes, authorizer.
+
+CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...) are parsed into their long form
+({"Ref": ...}, {"Fn::GetAtt": ...}) so the rest of the code sees plain data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    key = "Ref" if suffix == "Ref" else ("Condition" if suffix == "Condition" else f"Fn::{suffix}")
+    return {key: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    assert isinstance(data, dict)
+    return data
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout: int
+    memory: int
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def module_path(self) -> Path:
+        return self.code_uri / (self.handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function_id: str
+    authorizer: str | None
+    pattern: re.Pattern[str]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def specificity(self) -> tuple[int, int, int]:
+        segments = [s for s in self.path.split("/") if s]
+        literal = sum(1 for s in segments if not s.startswith("{"))
+        greedy = sum(1 for s in segments if s.endswith("+}"))
+        return (-greedy, literal, len(segments))
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    name: str
+    function_id: str
+    identity_headers: tuple[str, ...]
+    ttl_seconds: int
+    simple_responses: bool
+
+
+@dataclass(frozen=True)
+class App:
+    functions: dict[str, Function]
+    routes: list[Route]
+    authorizers: dict[str, Authorizer]
+    parameters: dict[str, str]
+
+
+def _path_regex(path: str) -> re.Pattern[str]:
+    parts = []
+    for segment in path.strip("/").split("/"):
+        if segment.startswith("{") and segment.endswith("+}"):
+            parts.append(f"(?P<{segment[1:-2]}>.+)")
+        elif segment.startswith("{") and segment.endswith("}"):
+            parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
+        else:
+            parts.append(re.escape(segment))
+    return re.compile("^/" + "/".join(parts) + "$")
+
+
+def _resolve(value: Any, parameters: dict[str, str]) -> str | None:
+    """Plain values and !Ref to parameters; anything naming an AWS resource is skipped."""
+    if isinstance(value, str | int | float | bool):
+        return str(value)
+    if isinstance(value, dict) and "Ref" in value and value["Ref"] in parameters:
+        return parameters[value["Ref"]]
+    return None
+
+
+def _function_id_from_arn(value: Any) -> str:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    raise ValueError(f"authorizer FunctionArn must be !GetAtt <Function>.Arn, got {value!r}")
+
+
+def parse(data: dict[str, Any] | None = None, root: Path = ROOT) -> App:
+    data = data or load()
+    parameters = {
+        name: str(spec.get("Default", ""))
+        for name, spec in (data.get("Parameters") or {}).items()
+    }
+    resources: dict[str, Any] = data.get("Resources") or {}
+    glob = (data.get("Globals") or {}).get("Function") or {}
+    glob_env = ((glob.get("Environment") or {}).get("Variables")) or {}
+
+    functions: dict[str, Function] = {}
+    routes: list[Route] = []
+    authorizers: dict[str, Authorizer] = {}
+    default_authorizer: dict[str, str | None] = {}
+
+    for logical_id, res in resources.items():
+        if res.get("Type") != "AWS::Serverless::HttpApi":
+            continue
+        auth = (res.get("Properties") or {}).get("Auth") or {}
+        default_authorizer[logical_id] = auth.get("DefaultAuthorizer")
+        for name, spec in (auth.get("Authorizers") or {}).items():
+            identity = spec.get("Identity") or {}
+            authorizers[name] = Authorizer(
+                name=name,
+                function_id=_function_id_from_arn(spec.get("FunctionArn")),
+                identity_headers=tuple(identity.get("Headers") or ["Authorization"]),
+                ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
+                simple_responses=bool(spec.get("EnableSimpleResponses", False)),
+            )
+
+    for logical_id, res in resources.items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = res.get("Properties") or {}
+        env: dict[str, str] = {}
+        own_env = ((props.get("Environment") or {}).get("Variables")) or {}
+        for key, raw in {**glob_env, **own_env}.items():
+            resolved = _resolve(raw, parameters)
+            if resolved is not None:
+                env[key] = resolved
+        functions[logical_id] = Function(
+            logical_id=logical_id,
+            code_uri=root / str(props.get("CodeUri", ".")),
+            handler=str(props.get("Handler", glob.get("Handler", "app.lambda_handler"))),
+            timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
+            memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
+            environment=env,
+        )
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            ev = event.get("Properties") or {}
+            api_ref = ev.get("ApiId", {})
+            api_id = api_ref.get("Ref") if isinstance(api_ref, dict) else None
+            authorizer = default_authorizer.get(str(api_id))
+            ev_auth = (ev.get("Auth") or {}).get("Authorizer")
+            if ev_auth is not None:
+                authorizer = None if ev_auth == "NONE" else str(ev_auth)
+            path = str(ev.get("Path", "$default"))
+            routes.append(
+                Route(
+                    method=str(ev.get("Method", "ANY")).upper(),
+                    path=path,
+                    function_id=logical_id,
+                    authorizer=authorizer,
+                    pattern=_path_regex(path),
+                )
+            )
+    routes.sort(key=Route.specificity, reverse=True)
+    return App(functions=functions, routes=routes, authorizers=authorizers, parameters=parameters)
