@@ -1,0 +1,115 @@
+"""No request, however hostile, gets a 5xx or a traceback; each gets the status the contract
+names, as problem+json (or API Gateway's own answer)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from functions.auth import app as auth_app
+from tests.conftest import Api, lambda_context
+
+ROUTES = [("POST", "/auth/register"), ("POST", "/auth/login")]
+
+HOSTILE_JSON: dict[str, Any] = {
+    "array body": [],
+    "string body": "hello",
+    "number body": 42,
+    "null body": None,
+    "email number": {"email": 123, "password": "correct horse battery"},
+    "password null": {"email": "a@example.com", "password": None},
+    "password object": {"email": "a@example.com", "password": {"$ne": ""}},
+    "email array": {"email": ["a@example.com"], "password": "correct horse battery"},
+    "nul in email": {"email": "a\u0000@example.com", "password": "correct horse battery"},
+    "nul in password": {"email": "a@example.com", "password": "correct\u0000horse battery"},
+    "nul in name": {"email": "a@example.com", "password": "correct horse battery", "name": "A\u0000"},
+    "sql metacharacters": {"email": "a'; DROP TABLE users;--@x.com", "password": "' OR '1'='1' --"},
+    "extra field": {"email": "a@example.com", "password": "correct horse battery", "admin": True},
+    "missing fields": {},
+    "huge password": {"email": "a@example.com", "password": "p" * 100_000},
+    "name too long": {"email": "a@example.com", "password": "correct horse battery", "name": "n" * 201},
+}
+
+
+def assert_clean(reply: Any, expected: int) -> None:
+    assert reply.status == expected, reply.text
+    assert "Traceback" not in reply.text
+    assert 'File "' not in reply.text
+    assert reply.header("content-type") == "application/problem+json"
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+@pytest.mark.parametrize("case", sorted(HOSTILE_JSON))
+def test_invalid_json_values_are_422(api: Api, method: str, path: str, case: str) -> None:
+    body = HOSTILE_JSON[case]
+    # On login the SQL-looking values are a valid shape: just wrong credentials.
+    expected = 401 if case == "sql metacharacters" and path == "/auth/login" else 422
+    reply = api.request(method, path, body=json.dumps(body), headers={"content-type": "application/json"})
+    assert_clean(reply, expected)
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+@pytest.mark.parametrize("raw", ["{", '{"email": ', "not json", '{"a":1}}', "\u0000", "[1,"])
+def test_malformed_json_is_400(api: Api, method: str, path: str, raw: str) -> None:
+    reply = api.request(method, path, body=raw, headers={"content-type": "application/json"})
+    assert_clean(reply, 400)
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+)
+def test_wrong_content_type_is_400(api: Api, method: str, path: str, content_type: str) -> None:
+    body = json.dumps({"email": "a@example.com", "password": "correct horse battery"})
+    reply = api.request(method, path, body=body, headers={"content-type": content_type})
+    assert_clean(reply, 400)
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+def test_body_over_1_mib_is_413(api: Api, method: str, path: str) -> None:
+    body = json.dumps({"email": "a@example.com", "password": "x" * (2 * 1024 * 1024)})
+    reply = api.request(method, path, body=body, headers={"content-type": "application/json"})
+    assert_clean(reply, 413)
+
+
+def test_body_over_api_gateway_limit_is_gateway_413(api: Api) -> None:
+    reply = api.request("POST", "/auth/login", body=b"x" * (10 * 1024 * 1024 + 1))
+    assert reply.status == 413
+    assert reply.json() == {"message": "Request Entity Too Large"}
+
+
+def test_binary_body_that_is_not_utf8_is_400(make_event: Any) -> None:
+    event = make_event("POST", "/auth/login", route_key="POST /auth/login")
+    event["body"] = base64.b64encode(b"\xff\xfe\x00garbage").decode()
+    event["isBase64Encoded"] = True
+    result = auth_app.lambda_handler(event, lambda_context())
+    assert result["statusCode"] == 400
+    assert result["headers"]["Content-Type"] == "application/problem+json"
+
+
+def test_base64_encoded_json_is_accepted(api: Api, make_event: Any) -> None:
+    body = json.dumps({"email": "nobody@example.com", "password": "correct horse battery"})
+    event = make_event("POST", "/auth/login", route_key="POST /auth/login")
+    event["body"] = base64.b64encode(body.encode()).decode()
+    event["isBase64Encoded"] = True
+    result = auth_app.lambda_handler(event, lambda_context())
+    assert result["statusCode"] == 401
+
+
+@pytest.mark.parametrize(
+    "path", ["/auth/../auth/me", "/auth/me/../../etc/passwd", "/auth/%00", "/AUTH/ME", "/auth/me/"]
+)
+def test_unrouted_paths_are_gateway_404(api: Api, path: str) -> None:
+    reply = api.get(path)
+    assert reply.status == 404
+    assert reply.json() == {"message": "Not Found"}
+
+
+def test_unknown_route_reaching_the_function_is_problem_404(make_event: Any) -> None:
+    event = make_event("GET", "/auth/nowhere", route_key="GET /auth/nowhere")
+    result = auth_app.lambda_handler(event, lambda_context())
+    assert result["statusCode"] == 404
+    assert json.loads(result["body"])["status"] == 404

@@ -1,0 +1,119 @@
+"""The schema refuses what the contract forbids, in PostgreSQL itself."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+
+from nexus.db.migrate import available, migrate
+
+
+@pytest.fixture
+def tenant(conn: Any) -> dict[str, str]:
+    org = conn.execute("INSERT INTO organizations (name) VALUES ('o') RETURNING id::text").fetchone()[0]
+    user = conn.execute(
+        "INSERT INTO users (organization_id, email, password_hash) VALUES (%s, 'a@x.io', 'h')"
+        " RETURNING id::text",
+        (org,),
+    ).fetchone()[0]
+    integration = conn.execute(
+        "INSERT INTO integrations (organization_id, provider, external_id, name,"
+        " access_token_ciphertext) VALUES (%s, 'facebook', 'page-1', 'Page', '\\x00')"
+        " RETURNING id::text",
+        (org,),
+    ).fetchone()[0]
+    return {"org": org, "user": user, "integration": integration}
+
+
+def _metric(conn: Any, t: dict[str, str], deleted: bool = False) -> None:
+    conn.execute(
+        "INSERT INTO analytics_daily_metrics (organization_id, integration_id, content_id, date,"
+        " impressions, deleted_at) VALUES (%s, %s, 'page-1_post-1', '2026-11-01', 5, %s)",
+        (t["org"], t["integration"], "2026-11-02" if deleted else None),
+    )
+
+
+def test_duplicate_live_daily_metric_is_refused(conn: Any, tenant: dict[str, str]) -> None:
+    _metric(conn, tenant)
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        _metric(conn, tenant)
+
+
+def test_soft_deleted_metric_does_not_block_a_live_one(conn: Any, tenant: dict[str, str]) -> None:
+    _metric(conn, tenant, deleted=True)
+    _metric(conn, tenant)
+    _metric(conn, tenant, deleted=True)
+    (live,) = conn.execute(
+        "SELECT count(*) FROM analytics_daily_metrics WHERE deleted_at IS NULL"
+    ).fetchone()
+    assert live == 1
+
+
+def test_upsert_targets_the_partial_natural_key(conn: Any, tenant: dict[str, str]) -> None:
+    sql = (
+        "INSERT INTO analytics_daily_metrics (organization_id, integration_id, content_id, date,"
+        " impressions, reach) VALUES (%s, %s, 'c', '2026-11-01', %s, %s)"
+        " ON CONFLICT (organization_id, integration_id, content_id, date) WHERE deleted_at IS NULL"
+        " DO UPDATE SET impressions = COALESCE(EXCLUDED.impressions, analytics_daily_metrics.impressions),"
+        " reach = COALESCE(EXCLUDED.reach, analytics_daily_metrics.reach)"
+    )
+    conn.execute(sql, (tenant["org"], tenant["integration"], 10, 7))
+    conn.execute(sql, (tenant["org"], tenant["integration"], None, 9))
+    row = conn.execute("SELECT impressions, reach FROM analytics_daily_metrics").fetchone()
+    assert row == (10, 9)
+
+
+def test_user_email_is_unique_regardless_of_case(conn: Any, tenant: dict[str, str]) -> None:
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(
+            "INSERT INTO users (organization_id, email, password_hash) VALUES (%s, 'A@X.IO', 'h')",
+            (tenant["org"],),
+        )
+
+
+@pytest.mark.parametrize("price", [0, -1, 100_000_001])
+def test_product_price_must_be_positive_cents_within_limit(
+    conn: Any, tenant: dict[str, str], price: int
+) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(
+            "INSERT INTO products (organization_id, created_by, name, price) VALUES (%s, %s, 'p', %s)",
+            (tenant["org"], tenant["user"], price),
+        )
+
+
+def test_order_status_is_only_pending_paid_or_failed(conn: Any, tenant: dict[str, str]) -> None:
+    product = conn.execute(
+        "INSERT INTO products (organization_id, created_by, name, price) VALUES (%s, %s, 'p', 100)"
+        " RETURNING id",
+        (tenant["org"], tenant["user"]),
+    ).fetchone()[0]
+    insert = (
+        "INSERT INTO orders (organization_id, product_id, product_name, email, status, amount,"
+        " currency) VALUES (%s, %s, 'p', 'b@x.io', %s, 100, 'USD') RETURNING id"
+    )
+    order_id = conn.execute(insert, (tenant["org"], product, "pending")).fetchone()[0]
+    assert isinstance(order_id, uuid.UUID)
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(insert, (tenant["org"], product, "refunded"))
+
+
+def test_integration_unique_per_org_among_live_rows(conn: Any, tenant: dict[str, str]) -> None:
+    insert = (
+        "INSERT INTO integrations (organization_id, provider, external_id, name,"
+        " access_token_ciphertext) VALUES (%s, 'facebook', 'page-1', 'Page', '\\x00')"
+    )
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(insert, (tenant["org"],))
+    conn.execute("UPDATE integrations SET deleted_at = now()")
+    conn.execute(insert, (tenant["org"],))
+
+
+def test_migrations_are_idempotent(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as c:
+        assert migrate(c) == []  # type: ignore[arg-type]
+        versions = [r[0] for r in c.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+    assert versions == [v for v, _ in available()]
