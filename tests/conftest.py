@@ -89,7 +89,7 @@ def conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
         yield c
 
 
-def lambda_context(name: str = "test") -> LambdaContext:
+def lambda_context(name: str = "test") -> Any:
     return LambdaContext(
         function_name=name,
         memory_limit_in_mb=512,

@@ -67,7 +67,8 @@ class TestRegister:
         assert_problem(reply, 409)
 
     @pytest.mark.parametrize(
-        "email", ["", "not-an-email", "a@b", "two@@example.com", "sp ace@example.com", "x" * 250 + "@e.com"]
+        "email",
+        ["", "not-an-email", "a@b", "two@@example.com", "sp ace@example.com", "x" * 250 + "@e.com"],
     )
     def test_bad_email_is_422(self, api: Api, email: str) -> None:
         body = assert_problem(register(api, email=email), 422)

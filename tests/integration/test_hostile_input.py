@@ -25,12 +25,20 @@ HOSTILE_JSON: dict[str, Any] = {
     "email array": {"email": ["a@example.com"], "password": "correct horse battery"},
     "nul in email": {"email": "a\u0000@example.com", "password": "correct horse battery"},
     "nul in password": {"email": "a@example.com", "password": "correct\u0000horse battery"},
-    "nul in name": {"email": "a@example.com", "password": "correct horse battery", "name": "A\u0000"},
+    "nul in name": {
+        "email": "a@example.com",
+        "password": "correct horse battery",
+        "name": "A\u0000",
+    },
     "sql metacharacters": {"email": "a'; DROP TABLE users;--@x.com", "password": "' OR '1'='1' --"},
     "extra field": {"email": "a@example.com", "password": "correct horse battery", "admin": True},
     "missing fields": {},
     "huge password": {"email": "a@example.com", "password": "p" * 100_000},
-    "name too long": {"email": "a@example.com", "password": "correct horse battery", "name": "n" * 201},
+    "name too long": {
+        "email": "a@example.com",
+        "password": "correct horse battery",
+        "name": "n" * 201,
+    },
 }
 
 
@@ -47,7 +55,9 @@ def test_invalid_json_values_are_422(api: Api, method: str, path: str, case: str
     body = HOSTILE_JSON[case]
     # On login the SQL-looking values are a valid shape: just wrong credentials.
     expected = 401 if case == "sql metacharacters" and path == "/auth/login" else 422
-    reply = api.request(method, path, body=json.dumps(body), headers={"content-type": "application/json"})
+    reply = api.request(
+        method, path, body=json.dumps(body), headers={"content-type": "application/json"}
+    )
     assert_clean(reply, expected)
 
 
@@ -60,7 +70,8 @@ def test_malformed_json_is_400(api: Api, method: str, path: str, raw: str) -> No
 
 @pytest.mark.parametrize("method,path", ROUTES)
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
 )
 def test_wrong_content_type_is_400(api: Api, method: str, path: str, content_type: str) -> None:
     body = json.dumps({"email": "a@example.com", "password": "correct horse battery"})

@@ -13,7 +13,9 @@ from nexus.db.migrate import available, migrate
 
 @pytest.fixture
 def tenant(conn: Any) -> dict[str, str]:
-    org = conn.execute("INSERT INTO organizations (name) VALUES ('o') RETURNING id::text").fetchone()[0]
+    org = conn.execute(
+        "INSERT INTO organizations (name) VALUES ('o') RETURNING id::text"
+    ).fetchone()[0]
     user = conn.execute(
         "INSERT INTO users (organization_id, email, password_hash) VALUES (%s, 'a@x.io', 'h')"
         " RETURNING id::text",
@@ -57,7 +59,8 @@ def test_upsert_targets_the_partial_natural_key(conn: Any, tenant: dict[str, str
         "INSERT INTO analytics_daily_metrics (organization_id, integration_id, content_id, date,"
         " impressions, reach) VALUES (%s, %s, 'c', '2026-11-01', %s, %s)"
         " ON CONFLICT (organization_id, integration_id, content_id, date) WHERE deleted_at IS NULL"
-        " DO UPDATE SET impressions = COALESCE(EXCLUDED.impressions, analytics_daily_metrics.impressions),"
+        " DO UPDATE SET"
+        " impressions = COALESCE(EXCLUDED.impressions, analytics_daily_metrics.impressions),"
         " reach = COALESCE(EXCLUDED.reach, analytics_daily_metrics.reach)"
     )
     conn.execute(sql, (tenant["org"], tenant["integration"], 10, 7))
@@ -80,7 +83,8 @@ def test_product_price_must_be_positive_cents_within_limit(
 ) -> None:
     with pytest.raises(psycopg.errors.CheckViolation):
         conn.execute(
-            "INSERT INTO products (organization_id, created_by, name, price) VALUES (%s, %s, 'p', %s)",
+            "INSERT INTO products (organization_id, created_by, name, price)"
+            " VALUES (%s, %s, 'p', %s)",
             (tenant["org"], tenant["user"], price),
         )
 
@@ -114,6 +118,6 @@ def test_integration_unique_per_org_among_live_rows(conn: Any, tenant: dict[str,
 
 def test_migrations_are_idempotent(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as c:
-        assert migrate(c) == []  # type: ignore[arg-type]
+        assert migrate(c) == []
         versions = [r[0] for r in c.execute("SELECT version FROM schema_migrations ORDER BY 1")]
     assert versions == [v for v, _ in available()]

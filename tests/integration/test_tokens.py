@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -46,16 +47,22 @@ def tampered() -> str:
     return f"{head}.{b64(claims(org='33333333-3333-3333-3333-333333333333'))}.{sig}"
 
 
-FORGED = {
+FORGED: dict[str, Callable[[], str]] = {
     "alg none": alg_none,
-    "wrong key": lambda: jwt.encode(claims(), "another-key-0123456789abcdef0123456789", algorithm="HS256"),
+    "wrong key": lambda: jwt.encode(
+        claims(), "another-key-0123456789abcdef0123456789", algorithm="HS256"
+    ),
     "other alg, same key": lambda: jwt.encode(claims(), KEY, algorithm="HS512"),
-    "expired": lambda: jwt.encode(claims(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600), KEY, algorithm="HS256"),
+    "expired": lambda: jwt.encode(
+        claims(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600), KEY, algorithm="HS256"
+    ),
     "wrong issuer": lambda: jwt.encode(claims(iss="evil"), KEY, algorithm="HS256"),
     "wrong audience": lambda: jwt.encode(claims(aud="other-api"), KEY, algorithm="HS256"),
     "no exp": lambda: jwt.encode(claims(exp=None), KEY, algorithm="HS256"),
     "no org": lambda: jwt.encode(claims(org=None), KEY, algorithm="HS256"),
-    "lifetime over an hour": lambda: jwt.encode(claims(exp=int(time.time()) + 7200), KEY, algorithm="HS256"),
+    "lifetime over an hour": lambda: jwt.encode(
+        claims(exp=int(time.time()) + 7200), KEY, algorithm="HS256"
+    ),
     "tampered payload": tampered,
     "garbage": lambda: "not-a-jwt",
 }
@@ -125,6 +132,9 @@ def test_signing_key_comes_from_secrets_manager_when_only_an_arn_is_set(
         token, _ = tokens.issue("user-1", "org-1")
     # Then it is signed with that secret
     decoded = jwt.decode(
-        token, "key-from-secrets-manager-0123456789", algorithms=["HS256"], audience="nexus-sales-api"
+        token,
+        "key-from-secrets-manager-0123456789",
+        algorithms=["HS256"],
+        audience="nexus-sales-api",
     )
     assert decoded["sub"] == "user-1"

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             for key, value in fn.environment.items():
                 os.environ.setdefault(key, value)
         runtime.load_all()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear line
         print(f"error: local stack failed to start: {type(exc).__name__}: {exc}", file=sys.stderr)
         api.server_close()
         if pg is not None:
@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     base = f"http://{args.host}:{api.server_address[1]}"
-    print(f"Database: {'embedded PostgreSQL in ' + str(args.data_dir / 'pgdata') if pg else 'DATABASE_URL'}"
-          f" (migrations applied now: {', '.join(applied) or 'none pending'})")
+    where = f"embedded PostgreSQL in {args.data_dir / 'pgdata'}" if pg else "DATABASE_URL"
+    print(f"Database: {where} (migrations applied now: {', '.join(applied) or 'none pending'})")
     print(f"Dev secrets: {secrets_file} (environment variables override)")
     print("Routes (from template.yaml):")
     for route in sorted(app.routes, key=lambda r: (r.path, r.method)):

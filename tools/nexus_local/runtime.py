@@ -57,15 +57,15 @@ class Runtime:
         }
 
     def _load(self, fn: Function) -> Handler:
-        handler = self._handlers.get(fn.logical_id)
-        if handler is not None:
-            return handler
+        cached = self._handlers.get(fn.logical_id)
+        if cached is not None:
+            return cached
         spec = importlib.util.spec_from_file_location(f"lambda_{fn.logical_id}", fn.module_path)
         if spec is None or spec.loader is None:
             raise FileNotFoundError(fn.module_path)
         module: ModuleType = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        handler = getattr(module, fn.attribute)
+        handler: Handler = getattr(module, fn.attribute)
         self._handlers[fn.logical_id] = handler
         return handler
 

@@ -50,7 +50,7 @@ def make_api_server(host: str, port: int, gateway: Gateway) -> ThreadingHTTPServ
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             log.info("%s %s", self.address_string(), format % args)
 
     ThreadingHTTPServer.daemon_threads = True

@@ -128,8 +128,7 @@ def _function_id_from_arn(value: Any) -> str:
 def parse(data: dict[str, Any] | None = None, root: Path = ROOT) -> App:
     data = data or load()
     parameters = {
-        name: str(spec.get("Default", ""))
-        for name, spec in (data.get("Parameters") or {}).items()
+        name: str(spec.get("Default", "")) for name, spec in (data.get("Parameters") or {}).items()
     }
     resources: dict[str, Any] = data.get("Resources") or {}
     glob = (data.get("Globals") or {}).get("Function") or {}

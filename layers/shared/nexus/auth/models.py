@@ -30,7 +30,7 @@ class UserOut(OutModel):
 
 class TokenOut(OutModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int
 
 

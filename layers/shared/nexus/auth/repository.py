@@ -33,9 +33,6 @@ class LoginState:
     now: datetime
 
 
-_USER_COLUMNS = "u.id::text, u.organization_id::text, u.email, u.name, u.password_hash, u.created_at"
-
-
 def _user(row: dict[str, Any]) -> UserRow:
     return UserRow(
         id=row["id"],
@@ -53,13 +50,14 @@ def create_user_with_organization(
     """Organization and user in one statement, so in one transaction."""
     try:
         row = conn.execute(
-            f"""
+            """
             WITH org AS (
                 INSERT INTO organizations (name) VALUES (%(org_name)s) RETURNING id
             )
             INSERT INTO users AS u (organization_id, email, name, password_hash)
             SELECT org.id, %(email)s, %(name)s, %(hash)s FROM org
-            RETURNING {_USER_COLUMNS}
+            RETURNING u.id::text, u.organization_id::text, u.email, u.name, u.password_hash,
+                      u.created_at
             """,
             {
                 "org_name": (name or email)[:200],
@@ -77,15 +75,16 @@ def create_user_with_organization(
 def login_state(conn: Conn, *, email_key: str, window_seconds: int) -> LoginState:
     """The user (if any) and the recent failures for this address, in one round trip."""
     row = conn.execute(
-        f"""
-        SELECT now() AS now, f.failures, f.oldest, {_USER_COLUMNS.replace("u.", "usr.")}
+        """
+        SELECT now() AS now, f.failures, f.oldest, u.id::text, u.organization_id::text,
+               u.email, u.name, u.password_hash, u.created_at
         FROM (
             SELECT count(*) AS failures, min(attempted_at) AS oldest
             FROM login_attempts
-            WHERE email_key = %(key)s AND NOT succeeded
+            WHERE email_key = %(key)s
               AND attempted_at > now() - make_interval(secs => %(window)s)
         ) f
-        LEFT JOIN users usr ON lower(usr.email) = %(key)s
+        LEFT JOIN users u ON lower(u.email) = %(key)s
         """,
         {"key": email_key, "window": window_seconds},
     ).fetchone()
@@ -102,17 +101,15 @@ def login_state(conn: Conn, *, email_key: str, window_seconds: int) -> LoginStat
 def record_login(conn: Conn, *, email_key: str, succeeded: bool) -> None:
     if succeeded:
         # A successful login clears the failure count for the address.
-        conn.execute(
-            "DELETE FROM login_attempts WHERE email_key = %s AND NOT succeeded", (email_key,)
-        )
+        conn.execute("DELETE FROM login_attempts WHERE email_key = %s", (email_key,))
         return
-    conn.execute(
-        "INSERT INTO login_attempts (email_key, succeeded) VALUES (%s, false)", (email_key,)
-    )
+    conn.execute("INSERT INTO login_attempts (email_key) VALUES (%s)", (email_key,))
 
 
 def get_user(conn: Conn, user_id: str) -> UserRow | None:
     row = conn.execute(
-        f"SELECT {_USER_COLUMNS} FROM users u WHERE u.id = %s", (user_id,)
+        "SELECT id::text, organization_id::text, email, name, password_hash, created_at"
+        " FROM users WHERE id = %s",
+        (user_id,),
     ).fetchone()
     return _user(row) if row else None

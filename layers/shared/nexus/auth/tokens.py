@@ -65,6 +65,6 @@ def verify(token: str) -> Claims:
     sub, org, exp = claims.get("sub"), claims.get("org"), claims.get("exp")
     if not isinstance(sub, str) or not isinstance(org, str) or not sub or not org:
         raise InvalidToken("bad subject")
-    if int(exp) - int(claims["iat"]) > settings.jwt_ttl_seconds:
+    if int(str(exp)) - int(str(claims["iat"])) > settings.jwt_ttl_seconds:
         raise InvalidToken("lifetime too long")
-    return Claims(user_id=sub, organization_id=org, expires_at=int(exp))
+    return Claims(user_id=sub, organization_id=org, expires_at=int(str(exp)))

@@ -15,7 +15,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -24,7 +24,6 @@ from nexus.errors import ServiceUnavailable
 from nexus.observability import logger
 from nexus.settings import Settings, get_settings
 
-T = TypeVar("T")
 Conn = psycopg.Connection[dict[str, Any]]
 
 # One connection per thread: a Lambda execution environment runs one thread, and the local
@@ -112,7 +111,7 @@ def transaction() -> Iterator[Conn]:
         raise _unavailable(exc) from exc
 
 
-def run(work: Callable[[Conn], T]) -> T:
+def run[T](work: Callable[[Conn], T]) -> T:
     """Run ``work`` in one transaction, once more on a fresh connection if a reused one was
     found dead before the work could commit (RDS Proxy closes idle clients)."""
     conn = get_connection()

@@ -17,7 +17,7 @@ _LOCK_ID = 7_305_117_001
 
 def available() -> list[tuple[str, str]]:
     folder = resources.files("nexus.db") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
 
 

@@ -27,7 +27,9 @@ def _email(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_no_nul)]
 Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_nul)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_nul)
+]
 
 
 class ApiModel(BaseModel):

@@ -20,11 +20,10 @@ CREATE TABLE users (
 CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email));
 CREATE INDEX users_organization_idx ON users (organization_id);
 
--- Failed (and successful) logins, for throttling per e-mail address.
+-- Failed logins, for throttling per (lower-cased) e-mail address; a success clears them.
 CREATE TABLE login_attempts (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     email_key    text NOT NULL,
-    succeeded    boolean NOT NULL,
     attempted_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX login_attempts_email_time_idx ON login_attempts (email_key, attempted_at DESC);
