@@ -1,0 +1,76 @@
+"""Invariants of template.yaml that the contract and the design rely on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nexus_local.template import load, parse
+
+CONTRACT_IDS = {"HttpApi", "AuthFunction", "AuthorizerFunction", "SharedLayer"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load()
+
+
+def functions(template: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def test_contract_logical_ids_exist(template: dict[str, Any]) -> None:
+    assert template["Resources"].keys() >= CONTRACT_IDS
+
+
+def test_globals_pin_runtime_architecture_json_logs_and_tracing(template: dict[str, Any]) -> None:
+    glob = template["Globals"]["Function"]
+    assert glob["Runtime"] == "python3.13"
+    assert glob["Architectures"] == ["arm64"]
+    assert glob["Tracing"] == "Active"
+    assert glob["LoggingConfig"]["LogFormat"] == "JSON"
+    assert glob["Layers"] == [{"Ref": "SharedLayer"}]
+
+
+def test_shared_layer_builds_for_python313_arm64(template: dict[str, Any]) -> None:
+    layer = template["Resources"]["SharedLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["ContentUri"] == "layers/shared/"
+
+
+def test_api_functions_time_out_within_10_seconds(template: dict[str, Any]) -> None:
+    default = template["Globals"]["Function"]["Timeout"]
+    for name, fn in functions(template).items():
+        assert fn["Properties"].get("Timeout", default) <= 10, name
+
+
+def test_authorizer_uses_simple_responses_cached_by_authorization_header(
+    template: dict[str, Any],
+) -> None:
+    auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
+    spec = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert spec["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert spec["EnableSimpleResponses"] is True
+    assert spec["AuthorizerPayloadFormatVersion"] == "2.0"
+    assert spec["Identity"]["Headers"] == ["Authorization"]
+    assert 0 < spec["Identity"]["ReauthorizeEvery"] <= 300
+
+
+def test_only_register_and_login_are_public() -> None:
+    app = parse()
+    public = {r.route_key for r in app.routes if r.authorizer is None}
+    assert public == {"POST /auth/register", "POST /auth/login"}
+
+
+def test_secrets_come_from_secrets_manager_not_plain_environment(template: dict[str, Any]) -> None:
+    for name, fn in functions(template).items():
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        for key in ("JWT_SECRET", "PASSWORD_PEPPER", "DATABASE_URL"):
+            assert key not in env, f"{name} sets {key} in plain text"
+
+
+def test_bcrypt_cost_cannot_be_deployed_below_12(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["BcryptRounds"]["MinValue"] >= 12
