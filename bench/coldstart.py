@@ -69,11 +69,9 @@ def runtime_python() -> Path:
         subprocess.run(
             [UV, "venv", "--quiet", "--clear", "--python", sys.executable, RUNTIME], check=True
         )
-        subprocess.run(
-            [UV, "pip", "install", "--quiet", "--compile-bytecode", "--python", python]
-            + ["-r", REQUIREMENTS],
-            check=True,
-        )
+        install: list[str | Path] = [UV, "pip", "install", "--quiet", "--compile-bytecode"]
+        install += ["--python", python]
+        subprocess.run([*install, "-r", REQUIREMENTS], check=True)
         stamp.write_text(wanted, encoding="utf-8")
     return python
 

@@ -1,8 +1,8 @@
 """Baseline for the cold-start bench: a naive handler that imports everything up front."""
 
 # ruff: noqa: F401
-import boto3
 import bcrypt
+import boto3
 import jwt
 import psycopg
 import pydantic
