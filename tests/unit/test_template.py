@@ -59,10 +59,17 @@ def test_authorizer_uses_simple_responses_cached_by_authorization_header(
     assert 0 < spec["Identity"]["ReauthorizeEvery"] <= 300
 
 
-def test_only_register_and_login_are_public() -> None:
+def test_only_the_public_routes_skip_the_authorizer() -> None:
     app = parse()
     public = {r.route_key for r in app.routes if r.authorizer is None}
-    assert public == {"POST /auth/register", "POST /auth/login"}
+    assert public == {
+        "POST /auth/register",
+        "POST /auth/login",
+        "GET /store/products/{product_id}",
+        "POST /checkout",
+        "GET /checkout/orders/{order_id}",
+        "POST /webhooks/payments",
+    }
 
 
 def test_secrets_come_from_secrets_manager_not_plain_environment(template: dict[str, Any]) -> None:

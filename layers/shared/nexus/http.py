@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -33,6 +32,7 @@ from nexus.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from nexus.identity import Identity
 from nexus.observability import logger
 from nexus.settings import get_settings
 
@@ -151,12 +151,6 @@ def handle(
             "isBase64Encoded": False,
         }
     return app.resolve(event, context)
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    user_id: str
-    organization_id: str
 
 
 def identity(app: APIGatewayHttpResolver) -> Identity:

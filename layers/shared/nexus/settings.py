@@ -41,6 +41,10 @@ class Settings(BaseModel):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=60)
 
+    # Payment provider webhooks
+    payment_webhook_secret: str | None = None
+    payment_webhook_secret_arn: str | None = None
+
     # Bodies above this are refused with 413 before any parsing.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 

@@ -34,7 +34,7 @@ def register(body: RegisterIn) -> RegisterOut:
     # bcrypt runs before the transaction opens: no lock or connection held for 250 ms.
     password_hash = passwords.hash_password(body.password)
     try:
-        user = db.run(
+        user = db.single(
             lambda conn: repo.create_user_with_organization(
                 conn, email=body.email, name=body.name, password_hash=password_hash
             )
@@ -49,7 +49,7 @@ def register(body: RegisterIn) -> RegisterOut:
 def login(body: LoginIn) -> TokenOut:
     settings = get_settings()
     key = _email_key(body.email)
-    state = db.run(
+    state = db.single(
         lambda conn: repo.login_state(
             conn, email_key=key, window_seconds=settings.login_window_seconds
         )
@@ -65,7 +65,7 @@ def login(body: LoginIn) -> TokenOut:
         ok = False
     else:
         ok = passwords.verify_password(body.password, state.user.password_hash)
-    db.run(lambda conn: repo.record_login(conn, email_key=key, succeeded=ok))
+    db.single(lambda conn: repo.record_login(conn, email_key=key, succeeded=ok))
     if not ok or state.user is None:
         logger.info("login failed")
         raise Unauthorized(_BAD_CREDENTIALS)
@@ -74,7 +74,7 @@ def login(body: LoginIn) -> TokenOut:
 
 
 def me(user_id: str) -> UserOut:
-    user = db.run(lambda conn: repo.get_user(conn, user_id))
+    user = db.single(lambda conn: repo.get_user(conn, user_id))
     if user is None:
         raise NotFound("The user no longer exists.")
     return _user_out(user)

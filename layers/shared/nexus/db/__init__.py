@@ -2,8 +2,8 @@
 
 - ``prepare_threshold=None`` and no session ``SET``: RDS Proxy pins a client to one database
   connection when it sees prepared statements or session state.
-- Autocommit connection; every unit of work is one short explicit transaction
-  (:func:`transaction`).
+- Autocommit connection; a unit of work is one short explicit transaction (:func:`run`) or,
+  when it is a single statement, just that statement (:func:`single`, one round trip).
 - A broken connection is replaced on the next call; when the database cannot be reached the
   caller gets :class:`~nexus.errors.ServiceUnavailable` (503 + Retry-After), never a hang
   (``connect_timeout``, TCP keepalives).
@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -98,29 +97,36 @@ def close() -> None:
         conn.close()
 
 
-@contextmanager
-def transaction() -> Iterator[Conn]:
-    """One short transaction on the execution environment's connection."""
-    conn = get_connection()
-    try:
-        with conn.transaction():
-            yield conn
-    except psycopg.OperationalError as exc:
-        if conn.broken or conn.closed:
-            close()
-        raise _unavailable(exc) from exc
-
-
-def run[T](work: Callable[[Conn], T]) -> T:
-    """Run ``work`` in one transaction, once more on a fresh connection if a reused one was
-    found dead before the work could commit (RDS Proxy closes idle clients)."""
-    conn = get_connection()
-    try:
+def _attempt[T](conn: Conn, work: Callable[[Conn], T], atomic: bool) -> T:
+    if atomic:
         with conn.transaction():
             return work(conn)
+    return work(conn)
+
+
+def run[T](work: Callable[[Conn], T], *, atomic: bool = True) -> T:
+    """Run ``work`` as one unit: in an explicit transaction, or with ``atomic=False`` as a
+    single autocommitted statement (one round trip: no BEGIN/COMMIT).
+
+    Runs once more on a fresh connection if a reused one was found dead (RDS Proxy closes
+    idle clients); ``work`` must therefore be safe to repeat after a failure.
+    """
+    conn = get_connection()
+    try:
+        return _attempt(conn, work, atomic)
     except psycopg.OperationalError as exc:
         if not (conn.broken or conn.closed):
             raise _unavailable(exc) from exc
         close()
-    with transaction() as fresh:
-        return work(fresh)
+    fresh = get_connection()
+    try:
+        return _attempt(fresh, work, atomic)
+    except psycopg.OperationalError as exc:
+        if fresh.broken or fresh.closed:
+            close()
+        raise _unavailable(exc) from exc
+
+
+def single[T](work: Callable[[Conn], T]) -> T:
+    """One statement, autocommitted: a single round trip to the database."""
+    return run(work, atomic=False)

@@ -40,3 +40,15 @@ class ApiModel(BaseModel):
 
 class OutModel(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+def _currency(value: str) -> str:
+    from nexus.models.currency import ISO_4217
+
+    code = value.strip().upper()
+    if code not in ISO_4217:
+        raise ValueError("is not an ISO 4217 currency code")
+    return code
+
+
+Currency = Annotated[str, StringConstraints(max_length=3), AfterValidator(_currency)]

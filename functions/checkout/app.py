@@ -1,0 +1,75 @@
+"""CheckoutFunction: the public store and checkout, the payment webhook, and the seller's
+order views (bearer)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nexus.checkout import service
+from nexus.checkout.models import BuyerOrder, CheckoutIn, Order, OrderPage, WebhookResult
+from nexus.http import create_app, handle, identity
+from nexus.observability import logger
+from nexus.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from nexus.products import service as products
+from nexus.products.models import StoreProductOut
+
+app = create_app()
+
+
+@app.get("/store/products/<product_id>")
+def store_product(product_id: str) -> StoreProductOut:
+    return products.store_view(product_id)
+
+
+@app.post("/checkout")
+def checkout(
+    body: CheckoutIn,
+    idempotency_key: Annotated[
+        str | None, Header(alias="idempotency-key", min_length=1, max_length=255)
+    ] = None,
+) -> Response[Order]:
+    order, created = service.checkout(body, idempotency_key)
+    return Response(
+        status_code=201 if created else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=order,
+    )
+
+
+@app.get("/checkout/orders/<order_id>")
+def buyer_order(order_id: str) -> BuyerOrder:
+    return service.buyer_order(order_id)
+
+
+@app.post("/webhooks/payments")
+def payment_webhook(
+    x_signature: Annotated[str | None, Header(alias="x-signature", max_length=1024)] = None,
+) -> WebhookResult:
+    event = app.current_event
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    return service.payment_webhook(body, x_signature)
+
+
+@app.get("/orders")
+def seller_orders(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    status: Annotated[Literal["pending", "paid", "failed"] | None, Query()] = None,
+) -> OrderPage:
+    return service.seller_orders(identity(app), status, limit, cursor)
+
+
+@app.get("/orders/<order_id>")
+def seller_order(order_id: str) -> Order:
+    return service.seller_order(identity(app), order_id)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(app, event, context)

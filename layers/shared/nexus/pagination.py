@@ -1,0 +1,67 @@
+"""Opaque keyset cursors: (created_at, id) of the last item of a page, newest first."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from nexus.errors import ValidationFailed
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    created_at: datetime
+    id: str
+
+
+def encode(created_at: datetime, item_id: str) -> str:
+    raw = json.dumps({"t": created_at.isoformat(), "i": item_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode(value: str | None) -> Cursor | None:
+    if value is None or value == "":
+        return None
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        data: Any = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        created_at = datetime.fromisoformat(data["t"])
+        item_id = str(uuid.UUID(data["i"]))
+        if created_at.tzinfo is None:
+            raise ValueError("naive timestamp")
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError) as exc:
+        raise ValidationFailed(
+            "The cursor is not valid.",
+            errors=[{"loc": ["query", "cursor"], "msg": "is not a cursor this API returned"}],
+        ) from exc
+    return Cursor(created_at=created_at, id=item_id)
+
+
+def parse_id(value: str) -> str | None:
+    """A path id as the canonical UUID string, or None when it cannot be one of ours."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError):
+        return None
+
+
+class Keyed(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def id(self) -> str: ...
+
+
+def split[T: Keyed](items: list[T], limit: int) -> tuple[list[T], str | None]:
+    """A page from ``limit + 1`` fetched items, and the cursor for the next one (if any)."""
+    page = items[:limit]
+    more = len(items) > limit
+    return page, (encode(page[-1].created_at, page[-1].id) if more else None)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from nexus.models.common import ApiModel, Currency, OutModel, Text
+
+ProductName = Annotated[
+    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Description = Annotated[Text, StringConstraints(max_length=5000)]
+# Integer cents; strict mode refuses 10.0, "10" and true rather than coercing or rounding.
+Price = Annotated[int, Field(ge=1, le=100_000_000)]
+
+
+class ProductIn(ApiModel):
+    name: ProductName
+    description: Description | None = None
+    price: Price
+    currency: Currency = "USD"
+
+
+class ProductPatch(ApiModel):
+    """Any subset of the create fields; only description may be set to null."""
+
+    name: ProductName | None = None
+    description: Description | None = None
+    price: Price | None = None
+    currency: Currency | None = None
+
+
+class ProductOut(OutModel):
+    id: str
+    name: str
+    description: str | None
+    price: int
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductPage(OutModel):
+    items: list[ProductOut]
+    next_cursor: str | None
+
+
+class StoreProductOut(OutModel):
+    id: str
+    name: str
+    description: str | None
+    price: int
+    currency: str
