@@ -148,6 +148,36 @@ class Api:
     def post(self, path: str, **kw: Any) -> Reply:
         return self.request("POST", path, **kw)
 
+    def patch(self, path: str, **kw: Any) -> Reply:
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Reply:
+        return self.request("DELETE", path, **kw)
+
+    def seller(self, email: str) -> str:
+        """Register a seller and return their access token."""
+        reply = self.post(
+            "/auth/register", json_body={"email": email, "password": "correct horse battery"}
+        )
+        assert reply.status == 201, reply.text
+        return str(reply.json()["access_token"])
+
+    def product(self, token: str, **fields: Any) -> dict[str, Any]:
+        body = {"name": "Ebook", "price": 1999, **fields}
+        reply = self.post("/products", json_body=body, token=token)
+        assert reply.status == 201, reply.text
+        return dict(reply.json())
+
+
+def assert_problem(reply: Reply, status: int) -> dict[str, Any]:
+    assert reply.status == status, reply.text
+    assert reply.header("content-type") == "application/problem+json"
+    body = reply.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= body.keys()
+    assert "Traceback" not in reply.text
+    return dict(body)
+
 
 @pytest.fixture(scope="session")
 def runtime() -> Iterator[Runtime]:

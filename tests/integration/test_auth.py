@@ -8,7 +8,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import Api, assert_problem
 
 STRONG = "correct horse battery staple"
 
@@ -19,15 +19,6 @@ def register(api: Api, email: str = "ann@example.com", password: str = STRONG, *
 
 def login(api: Api, email: str = "ann@example.com", password: str = STRONG) -> Any:
     return api.post("/auth/login", json_body={"email": email, "password": password})
-
-
-def assert_problem(reply: Any, status: int) -> dict[str, Any]:
-    assert reply.status == status, reply.text
-    assert reply.header("content-type") == "application/problem+json"
-    body = reply.json()
-    assert body["status"] == status
-    assert {"type", "title", "detail"} <= body.keys()
-    return dict(body)
 
 
 class TestRegister:

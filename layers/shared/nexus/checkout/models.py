@@ -3,15 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
-from nexus.models.common import ApiModel, Email, Name, OutModel, Text
+from nexus.models.common import ApiModel, Email, Name, OutModel, no_nul
 
 OrderStatus = Literal["pending", "paid", "failed"]
 
 
 class CheckoutIn(ApiModel):
-    product_id: Annotated[Text, StringConstraints(max_length=64)]
+    product_id: Annotated[str, StringConstraints(max_length=64), AfterValidator(no_nul)]
     email: Email
     name: Name | None = None
 
@@ -48,9 +48,11 @@ class BuyerOrder(OutModel):
 
 
 class PaymentEvent(ApiModel):
-    event_id: Annotated[Text, StringConstraints(min_length=1, max_length=255)]
+    event_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul)
+    ]
     type: Literal["payment.succeeded", "payment.failed"]
-    order_id: Annotated[Text, StringConstraints(max_length=64)]
+    order_id: Annotated[str, StringConstraints(max_length=64), AfterValidator(no_nul)]
 
 
 class WebhookResult(OutModel):

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 _EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
 
 
-def _no_nul(value: str) -> str:
+def no_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it as invalid input rather than fail in SQL.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
@@ -25,10 +25,16 @@ def _email(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(no_nul)]
 Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_nul)
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(no_nul)
+]
+# Required names: not blank once trimmed.
+RequiredName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(no_nul),
 ]
 
 

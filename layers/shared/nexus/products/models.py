@@ -3,20 +3,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from nexus.models.common import ApiModel, Currency, OutModel, Text
+from nexus.models.common import ApiModel, Currency, OutModel, RequiredName, no_nul
 
-ProductName = Annotated[
-    Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
-Description = Annotated[Text, StringConstraints(max_length=5000)]
+Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(no_nul)]
 # Integer cents; strict mode refuses 10.0, "10" and true rather than coercing or rounding.
 Price = Annotated[int, Field(ge=1, le=100_000_000)]
 
 
 class ProductIn(ApiModel):
-    name: ProductName
+    name: RequiredName
     description: Description | None = None
     price: Price
     currency: Currency = "USD"
@@ -25,7 +22,7 @@ class ProductIn(ApiModel):
 class ProductPatch(ApiModel):
     """Any subset of the create fields; only description may be set to null."""
 
-    name: ProductName | None = None
+    name: RequiredName | None = None
     description: Description | None = None
     price: Price | None = None
     currency: Currency | None = None
