@@ -81,3 +81,7 @@ build: $(SAM)
 .PHONY: clean
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+
+.PHONY: openapi
+openapi: venv
+	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_local.openapi

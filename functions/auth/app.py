@@ -9,25 +9,25 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.auth import service
 from nexus.auth.models import LoginIn, RegisterIn, RegisterOut, TokenOut, UserOut
-from nexus.http import create_app, handle, identity
+from nexus.http import create_app, handle, identity, responses
 from nexus.observability import logger
 
 app = create_app()
 
 
-@app.post("/auth/register")
+@app.post("/auth/register", responses=responses(201, errors=(400, 409, 413, 422, 503)))
 def register(body: RegisterIn) -> Response[RegisterOut]:
     return Response(
         status_code=201, content_type=content_types.APPLICATION_JSON, body=service.register(body)
     )
 
 
-@app.post("/auth/login")
+@app.post("/auth/login", responses=responses(200, errors=(400, 401, 413, 422, 429, 503)))
 def login(body: LoginIn) -> TokenOut:
     return service.login(body)
 
 
-@app.get("/auth/me")
+@app.get("/auth/me", responses=responses(200, errors=(404, 503)))
 def me() -> UserOut:
     return service.me(identity(app).user_id)
 

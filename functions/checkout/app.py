@@ -11,22 +11,31 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.checkout import service
-from nexus.checkout.models import BuyerOrder, CheckoutIn, Order, OrderPage, WebhookResult
-from nexus.http import create_app, handle, identity
+from nexus.checkout.models import (
+    BuyerOrder,
+    CheckoutIn,
+    Order,
+    OrderPage,
+    PaymentEvent,
+    WebhookResult,
+)
+from nexus.http import create_app, handle, identity, responses
 from nexus.observability import logger
 from nexus.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from nexus.products import service as products
 from nexus.products.models import StoreProductOut
 
 app = create_app()
+# Bodies read raw (the webhook's signature covers its exact bytes): documented in OpenAPI.
+RAW_BODIES = {("POST", "/webhooks/payments"): PaymentEvent}
 
 
-@app.get("/store/products/<product_id>")
+@app.get("/store/products/<product_id>", responses=responses(200, errors=(404, 503)))
 def store_product(product_id: str) -> StoreProductOut:
     return products.store_view(product_id)
 
 
-@app.post("/checkout")
+@app.post("/checkout", responses=responses(201, 200, errors=(400, 404, 409, 413, 422, 503)))
 def checkout(
     body: CheckoutIn,
     idempotency_key: Annotated[
@@ -41,12 +50,16 @@ def checkout(
     )
 
 
-@app.get("/checkout/orders/<order_id>")
+@app.get("/checkout/orders/<order_id>", responses=responses(200, errors=(404, 503)))
 def buyer_order(order_id: str) -> BuyerOrder:
     return service.buyer_order(order_id)
 
 
-@app.post("/webhooks/payments")
+@app.post(
+    "/webhooks/payments",
+    responses=responses(200, errors=(400, 401, 404, 409, 413, 422, 503)),
+    description="Signed by the payment provider; the body is a PaymentEvent.",
+)
 def payment_webhook(
     x_signature: Annotated[str | None, Header(alias="x-signature", max_length=1024)] = None,
 ) -> WebhookResult:
@@ -56,7 +69,7 @@ def payment_webhook(
     return service.payment_webhook(body, x_signature)
 
 
-@app.get("/orders")
+@app.get("/orders", responses=responses(200, errors=(422, 503)))
 def seller_orders(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -65,7 +78,7 @@ def seller_orders(
     return service.seller_orders(identity(app), status, limit, cursor)
 
 
-@app.get("/orders/<order_id>")
+@app.get("/orders/<order_id>", responses=responses(200, errors=(404, 503)))
 def seller_order(order_id: str) -> Order:
     return service.seller_order(identity(app), order_id)
 

@@ -38,14 +38,23 @@ class Stack:
     output: list[str]
 
     def call(
-        self, method: str, path: str, body: Any = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], Any]:
-        data = json.dumps(body).encode() if body is not None else None
+        data = body if isinstance(body, bytes) else None
+        if body is not None and data is None:
+            data = json.dumps(body).encode()
         req = urllib.request.Request(self.base + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
         if token:
             req.add_header("Authorization", f"Bearer {token}")
+        for key, value in (headers or {}).items():
+            req.add_header(key, value)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
@@ -128,6 +137,41 @@ def test_auth_walkthrough_over_http(stack: Stack) -> None:
     assert headers["Content-Type"] == "application/problem+json"
     status, _, body = stack.call("GET", "/nowhere")
     assert (status, body) == (404, {"message": "Not Found"})
+
+
+def test_commerce_walkthrough_over_http(stack: Stack) -> None:
+    from nexus.checkout.signature import sign
+
+    _, _, seller = stack.call(
+        "POST", "/auth/register", {"email": "shop@example.com", "password": "a long passphrase"}
+    )
+    token = seller["access_token"]
+    status, _, product = stack.call(
+        "POST", "/products", {"name": "Guide", "price": 2500, "currency": "EUR"}, token
+    )
+    assert status == 201
+    status, _, store = stack.call("GET", f"/store/products/{product['id']}")
+    assert (status, store["price"]) == (200, 2500)
+    buy = {"product_id": product["id"], "email": "buyer@example.com"}
+    status, _, order = stack.call("POST", "/checkout", buy, headers={"Idempotency-Key": "k-1"})
+    assert (status, order["status"], order["amount"]) == (201, "pending", 2500)
+    status, _, again = stack.call("POST", "/checkout", buy, headers={"Idempotency-Key": "k-1"})
+    assert (status, again["id"]) == (200, order["id"])
+    event = json.dumps(
+        {"event_id": "evt_1", "type": "payment.succeeded", "order_id": order["id"]}
+    ).encode()
+    signature = sign(TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"], event)
+    status, _, _ = stack.call(
+        "POST", "/webhooks/payments", event, headers={"X-Signature": signature}
+    )
+    assert status == 200
+    status, _, page = stack.call("GET", "/orders?status=paid", token=token)
+    assert status == 200
+    assert [o["id"] for o in page["items"]] == [order["id"]]
+    status, _, spec = stack.call("GET", "/openapi.json")
+    assert status == 200 and spec["openapi"].startswith("3.1")
+    with urllib.request.urlopen(stack.base + "/docs", timeout=10) as resp:
+        assert b"swagger-ui" in resp.read()
 
 
 def test_port_in_use_is_a_one_line_error(tmp_path: Path, database_url: str) -> None:

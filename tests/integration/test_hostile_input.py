@@ -10,9 +10,16 @@ from typing import Any
 import pytest
 
 from functions.auth import app as auth_app
-from tests.conftest import Api, lambda_context
+from nexus.checkout.signature import sign
+from nexus_local.template import parse
+from tests.conftest import TEST_SECRETS, Api, lambda_context
 
 ROUTES = [("POST", "/auth/register"), ("POST", "/auth/login")]
+BODY_ROUTES = [
+    (r.method, r.path.replace("{product_id}", "00000000-0000-0000-0000-000000000000"), r.authorizer)
+    for r in parse().routes
+    if r.method in ("POST", "PATCH")
+]
 
 HOSTILE_JSON: dict[str, Any] = {
     "array body": [],
@@ -124,3 +131,31 @@ def test_unknown_route_reaching_the_function_is_problem_404(make_event: Any) -> 
     result = auth_app.lambda_handler(event, lambda_context())
     assert result["statusCode"] == 404
     assert json.loads(result["body"])["status"] == 404
+
+
+@pytest.mark.parametrize("method,path,protected", BODY_ROUTES)
+@pytest.mark.parametrize(
+    "raw,status",
+    [
+        (b"x" * (2 * 1024 * 1024), 413),
+        (b"{", 400),
+        (b"[1, 2", 400),
+    ],
+    ids=["2 MB", "truncated object", "truncated array"],
+)
+def test_every_body_route_refuses_huge_and_malformed_bodies(
+    api: Api, method: str, path: str, protected: str | None, raw: bytes, status: int
+) -> None:
+    token = api.seller("hostile@example.com") if protected else None
+    headers = {"content-type": "application/json"}
+    if path == "/webhooks/payments":
+        headers["x-signature"] = sign(TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"], raw)
+    reply = api.request(method, path, body=raw, headers=headers, token=token)
+    assert_clean(reply, status)
+
+
+def test_unsigned_webhook_is_401_whatever_the_body(api: Api) -> None:
+    reply = api.request(
+        "POST", "/webhooks/payments", body=b"{", headers={"content-type": "application/json"}
+    )
+    assert_clean(reply, 401)

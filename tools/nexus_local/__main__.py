@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     for route in sorted(app.routes, key=lambda r: (r.path, r.method)):
         auth = "public" if route.authorizer is None else f"authorizer {route.authorizer}"
         print(f"  {route.method:<6} {base}{route.path}  -> {route.function_id} ({auth})")
+    print(f"OpenAPI: {base}/openapi.json, Swagger UI: {base}/docs")
     print(f"Nexus local stack ready: HTTP API on {base}", flush=True)
     try:
         api.serve_forever()

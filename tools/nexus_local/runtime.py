@@ -47,6 +47,17 @@ class InvocationError(Exception):
         self.error = error
 
 
+def load_module(fn: Function) -> ModuleType:
+    """Import a function's handler module from its CodeUri under a name of its own (every
+    function's entry module is called app.py)."""
+    spec = importlib.util.spec_from_file_location(f"lambda_{fn.logical_id}", fn.module_path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(fn.module_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class Runtime:
     def __init__(self, app: App, *, concurrency: int = 4) -> None:
         self.app = app
@@ -60,12 +71,7 @@ class Runtime:
         cached = self._handlers.get(fn.logical_id)
         if cached is not None:
             return cached
-        spec = importlib.util.spec_from_file_location(f"lambda_{fn.logical_id}", fn.module_path)
-        if spec is None or spec.loader is None:
-            raise FileNotFoundError(fn.module_path)
-        module: ModuleType = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        handler: Handler = getattr(module, fn.attribute)
+        handler: Handler = getattr(load_module(fn), fn.attribute)
         self._handlers[fn.logical_id] = handler
         return handler
 

@@ -6,9 +6,29 @@ import logging
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from nexus_local.apigw import MAX_PAYLOAD, Gateway, HttpRequest, gateway_answer
+from nexus_local.apigw import MAX_PAYLOAD, Gateway, HttpRequest, HttpResponse, gateway_answer
+from nexus_local.openapi import OUTPUT as OPENAPI_FILE
 
 log = logging.getLogger("nexus_local")
+
+SWAGGER_UI = b"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Nexus Sales API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+</body></html>
+"""
+
+
+def docs_response(path: str) -> HttpResponse | None:
+    """The committed OpenAPI document and a Swagger UI for it (not API routes)."""
+    if path == "/openapi.json":
+        body = OPENAPI_FILE.read_bytes()
+        return HttpResponse(200, {"Content-Type": "application/json"}, body)
+    if path == "/docs":
+        return HttpResponse(200, {"Content-Type": "text/html; charset=utf-8"}, SWAGGER_UI)
+    return None
 
 
 def make_api_server(host: str, port: int, gateway: Gateway) -> ThreadingHTTPServer:
@@ -19,7 +39,10 @@ def make_api_server(host: str, port: int, gateway: Gateway) -> ThreadingHTTPServ
         def _serve(self) -> None:
             split = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_PAYLOAD:
+            docs = docs_response(split.path) if self.command == "GET" else None
+            if docs is not None:
+                response = docs
+            elif length > MAX_PAYLOAD:
                 response = gateway_answer(413, "Request Entity Too Large")
                 self.close_connection = True
             else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -38,6 +39,25 @@ from nexus.settings import get_settings
 
 PROBLEM_JSON = "application/problem+json"
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def responses(*success: int, errors: tuple[int, ...] = ()) -> dict[int, Any]:
+    """OpenAPI responses for a route: success codes take their schema from the handler's
+    return annotation (204 has none); error codes are problem+json."""
+    docs: dict[int, Any] = {}
+    for code in success:
+        docs[code] = {"description": HTTPStatus(code).phrase}
+        if code == HTTPStatus.NO_CONTENT:
+            docs[code]["content"] = {}
+    for code in errors:
+        docs[code] = {
+            "description": HTTPStatus(code).phrase,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+        }
+    return docs
 
 
 def problem(

@@ -19,7 +19,7 @@ from nexus.checkout.models import (
     ProductRef,
     WebhookResult,
 )
-from nexus.errors import Conflict, NotFound, ValidationFailed
+from nexus.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from nexus.identity import Identity
 from nexus.observability import logger
 from nexus.secrets import resolve_secret
@@ -91,6 +91,8 @@ def payment_webhook(raw_body: bytes, signature_header: str | None) -> WebhookRes
     try:
         event = PaymentEvent.model_validate_json(raw_body)
     except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise BadRequest("The request body is not valid JSON.") from exc
         errors = [
             {"loc": ["body", *[str(p) for p in e["loc"]]], "msg": e["msg"]} for e in exc.errors()
         ]

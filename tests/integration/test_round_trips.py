@@ -1,0 +1,149 @@
+"""Each request is at most one short transaction; list, get, create and checkout take one
+round trip to the database. Counted from libpq's own protocol trace: every simple Query and
+every Sync (the end of an extended-protocol exchange) is one round trip."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from psycopg.pq import Trace
+
+from functions.auth import app as auth_app
+from functions.checkout import app as checkout_app
+from functions.products import app as products_app
+from nexus import db
+from tests.conftest import Api, lambda_context
+
+
+def count_round_trips(call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    call()  # warm: the execution environment's connection exists from now on
+    conn = db.get_connection()
+    with tempfile.TemporaryFile() as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        try:
+            result = call()
+        finally:
+            conn.pgconn.untrace()
+        os.fsync(trace.fileno())
+        trace.seek(0)
+        lines = trace.read().decode().splitlines()
+    sent = [line.split("\t")[2] for line in lines if line.startswith("F\t")]
+    return result, [m for m in sent if m in ("Query", "Sync")]
+
+
+@pytest.fixture
+def seller(api: Api) -> dict[str, Any]:
+    token = api.seller("seller@example.com")
+    me = api.get("/auth/me", token=token).json()
+    product = api.product(token)
+    return {"user_id": me["id"], "organization_id": me["organization_id"], "product": product}
+
+
+def event(
+    make_event: Any,
+    route: tuple[str, str, str],
+    seller: dict[str, Any] | None,
+    body: Any = None,
+    query: str = "",
+) -> dict[str, Any]:
+    method, path, route_path = route
+    auth = (
+        {"user_id": seller["user_id"], "organization_id": seller["organization_id"]}
+        if seller
+        else None
+    )
+    ev: dict[str, Any] = make_event(
+        method,
+        path,
+        body=json.dumps(body) if body is not None else None,
+        authorizer=auth,
+        route_key=f"{method} {route_path}",
+    )
+    if query:
+        ev["rawQueryString"] = query
+        ev["queryStringParameters"] = dict(p.split("=") for p in query.split("&"))
+    return ev
+
+
+CASES = {
+    "list products": (products_app, "GET", "/products", "/products", True, None, "limit=5"),
+    "get product": (
+        products_app,
+        "GET",
+        "/products/{id}",
+        "/products/{product_id}",
+        True,
+        None,
+        "",
+    ),
+    "create product": (
+        products_app,
+        "POST",
+        "/products",
+        "/products",
+        True,
+        {"name": "X", "price": 5},
+        "",
+    ),
+    "checkout": (
+        checkout_app,
+        "POST",
+        "/checkout",
+        "/checkout",
+        False,
+        {"product_id": "{id}", "email": "b@example.com"},
+        "",
+    ),
+    "store view": (
+        checkout_app,
+        "GET",
+        "/store/products/{id}",
+        "/store/products/{product_id}",
+        False,
+        None,
+        "",
+    ),
+    "me": (auth_app, "GET", "/auth/me", "/auth/me", True, None, ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_one_round_trip(api: Api, seller: dict[str, Any], make_event: Any, case: str) -> None:
+    module, method, path, route, authed, body, query = CASES[case]
+    pid = seller["product"]["id"]
+    path = path.replace("{id}", pid)
+    if body is not None:
+        body = json.loads(json.dumps(body).replace("{id}", pid))
+    ev = event(make_event, (method, path, route), seller if authed else None, body, query)
+    result, trips = count_round_trips(lambda: module.lambda_handler(dict(ev), lambda_context()))
+    assert result["statusCode"] in (200, 201), result
+    assert trips == ["Sync"], trips
+
+
+def test_webhook_is_one_transaction(api: Api, seller: dict[str, Any], make_event: Any) -> None:
+    from nexus.checkout.signature import sign
+    from tests.conftest import TEST_SECRETS
+
+    body = {"product_id": seller["product"]["id"], "email": "b@example.com"}
+    # One order to warm up on, one to measure.
+    orders = iter([api.post("/checkout", json_body=body).json()["id"] for _ in range(2)])
+
+    def call() -> dict[str, Any]:
+        order_id = next(orders)
+        raw = json.dumps(
+            {"event_id": f"e-{order_id}", "type": "payment.succeeded", "order_id": order_id}
+        )
+        ev = make_event("POST", "/webhooks/payments", body=raw, route_key="POST /webhooks/payments")
+        ev["headers"]["x-signature"] = sign(TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"], raw.encode())
+        return dict(checkout_app.lambda_handler(ev, lambda_context()))
+
+    result, trips = count_round_trips(call)
+    assert result["statusCode"] == 200
+    # BEGIN, lock the order, record the event, update it, COMMIT: one short transaction.
+    assert trips == ["Query", "Sync", "Sync", "Sync", "Query"]

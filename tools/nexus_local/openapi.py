@@ -1,0 +1,145 @@
+"""One OpenAPI 3.1 document for the whole API, generated from the code.
+
+Each function's Powertools resolver describes its own routes and models; this merges them
+and adds what only the template knows: which routes sit behind the authorizer (bearer
+security, API Gateway's own 401/403 answers). ``python -m nexus_local.openapi`` writes
+docs/openapi.json; a test fails when the committed file drifts from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from nexus_local.runtime import load_module
+from nexus_local.template import ROOT, App, parse
+
+OUTPUT = ROOT / "docs" / "openapi.json"
+TITLE = "Nexus Sales API"
+VERSION = "1.0.0"
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+GATEWAY_SCHEMA: dict[str, Any] = {
+    "title": "GatewayMessage",
+    "description": "An answer API Gateway gives itself",
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}},
+}
+_UNUSED = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+
+def _gateway(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/GatewayMessage"}}
+        },
+    }
+
+
+def _raw_body(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    schemas[model.__name__] = schema
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"required": True, "content": {"application/json": {"schema": ref}}}
+
+
+def generate(app: App | None = None) -> dict[str, Any]:
+    app = app or parse()
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    protected = {(r.method.lower(), r.path) for r in app.routes if r.authorizer}
+    for fn_id in sorted({r.function_id for r in app.routes}):
+        module = load_module(app.functions[fn_id])
+        doc = json.loads(module.app.get_openapi_json_schema(title=TITLE, version=VERSION))
+        for path, operations in doc.get("paths", {}).items():
+            for method, operation in operations.items():
+                operation["tags"] = [fn_id.removesuffix("Function")]
+                paths.setdefault(path, {})[method] = operation
+        schemas.update(doc.get("components", {}).get("schemas", {}))
+        for (method, path), model in getattr(module, "RAW_BODIES", {}).items():
+            paths[path][method.lower()]["requestBody"] = _raw_body(model, schemas)
+
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+                # Powertools' default; this API answers validation errors as problem+json.
+                responses["422"] = {
+                    "description": "Unprocessable Content",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                }
+            if (method, path) in protected:
+                operation["security"] = [{"bearerAuth": []}]
+                responses["401"] = _gateway("No Authorization header (API Gateway)")
+                responses["403"] = _gateway("Token rejected by the authorizer (API Gateway)")
+            operation["responses"] = dict(sorted(responses.items()))
+    for name in _UNUSED:
+        schemas.pop(name, None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    schemas["GatewayMessage"] = GATEWAY_SCHEMA
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "Generated from the code by `make openapi`; do not edit by hand.",
+        },
+        "servers": [{"url": "http://127.0.0.1:3000", "description": "make local"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    target = Path(argv[0]) if argv else OUTPUT
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(generate()), encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
