@@ -5,15 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import coldstart
+from bench import api, coldstart
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("which", nargs="?", default="coldstart", choices=["coldstart"])
+    parser.add_argument("which", nargs="?", default="all", choices=["all", "coldstart", "api"])
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per handler (>= 9)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per API route")
     args = parser.parse_args(argv)
-    return coldstart.run(max(args.runs, 9))
+    if args.which in ("all", "coldstart"):
+        coldstart.run(max(args.runs, 9))
+        print()
+    if args.which in ("all", "api"):
+        api.run(args.seconds)
+    return 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from nexus_local.template import ROOT, parse
 
@@ -86,9 +87,24 @@ def code_copy() -> Path:
     return code
 
 
+def _probe(python: Path, code: Path, module: Path, env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [python, "-c", _PROBE, str(module), ",".join(HEAVY)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=code,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def measure(
-    python: Path, code: Path, module: Path, runs: int, *, bytecode: bool
-) -> dict[str, object]:
+    python: Path, code: Path, modules: list[Path], runs: int, *, bytecode: bool
+) -> list[dict[str, Any]]:
+    """Rounds of one fresh interpreter per module, interleaved, so that drift in the
+    machine's speed during the run affects the baseline and the handlers alike."""
     with tempfile.TemporaryDirectory() as empty:
         env = {
             **os.environ,
@@ -99,20 +115,16 @@ def measure(
         env.pop("PYTHONPYCACHEPREFIX", None)
         if not bytecode:
             env["PYTHONPYCACHEPREFIX"] = empty
-        samples: list[float] = []
-        last: dict[str, object] = {}
+        samples: list[list[float]] = [[] for _ in modules]
+        last: list[dict[str, Any]] = [{} for _ in modules]
         for _ in range(runs):
-            out = subprocess.run(
-                [python, "-c", _PROBE, str(module), ",".join(HEAVY)],
-                capture_output=True,
-                text=True,
-                check=True,
-                env=env,
-                cwd=code,
-            )
-            last = json.loads(out.stdout.strip().splitlines()[-1])
-            samples.append(float(str(last["ms"])))
-    return {"ms": statistics.median(samples), "modules": last["modules"], "heavy": last["heavy"]}
+            for i, module in enumerate(modules):
+                last[i] = _probe(python, code, module, env)
+                samples[i].append(float(last[i]["ms"]))
+    return [
+        {"ms": statistics.median(s), "modules": r["modules"], "heavy": r["heavy"]}
+        for s, r in zip(samples, last, strict=True)
+    ]
 
 
 def run(runs: int = 9) -> int:
@@ -132,21 +144,20 @@ def run(runs: int = 9) -> int:
     )
     print(header)
     print("-" * len(header))
-    base: dict[bool, float] = {}
+    modules = [module for _, module in targets]
+    fast = measure(python, code, modules, runs, bytecode=True)
+    slow = measure(python, code, modules, runs, bytecode=False)
+    base = {True: float(fast[0]["ms"]), False: float(slow[0]["ms"])}
     worst = 0.0
-    for name, module in targets:
-        fast = measure(python, code, module, runs, bytecode=True)
-        slow = measure(python, code, module, runs, bytecode=False)
-        ms = {True: float(str(fast["ms"])), False: float(str(slow["ms"]))}
-        if not base:
-            base = ms
+    for i, (name, _) in enumerate(targets):
+        ms = {True: float(fast[i]["ms"]), False: float(slow[i]["ms"])}
         ratios = {mode: ms[mode] / base[mode] for mode in ms}
-        if name != targets[0][0]:
+        if i > 0:
             worst = max(worst, *ratios.values())
-        heavy = ", ".join(fast["heavy"]) or "-"  # type: ignore[arg-type]
+        heavy = ", ".join(fast[i]["heavy"]) or "-"
         print(
             f"{name:<20}{ms[True]:>12.1f}{ratios[True]:>7.2f}{ms[False]:>11.1f}"
-            f"{ratios[False]:>7.2f}{fast['modules']!s:>9}  {heavy}",
+            f"{ratios[False]:>7.2f}{fast[i]['modules']!s:>9}  {heavy}",
             flush=True,
         )
     print(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nexus.db import Conn
+from nexus.db import Conn, keyset
 from nexus.pagination import Cursor
 
+_ORDER_COLUMNS = "id::text, product_id::text, email, name, status, amount, currency, created_at"
 _ORDER = (
     "o.id::text, o.product_id::text, o.email, o.name, o.status, o.amount, o.currency, o.created_at"
 )
@@ -93,21 +94,18 @@ def buyer_view(conn: Conn, order_id: str) -> dict[str, Any] | None:
 def seller_page(
     conn: Conn, *, organization_id: str, status: str | None, limit: int, after: Cursor | None
 ) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {_ORDER} FROM orders o"  # noqa: S608 - constant column list
-        " WHERE o.organization_id = %(org)s"
-        "   AND (%(status)s::text IS NULL OR o.status = %(status)s)"
-        "   AND (%(after_t)s::timestamptz IS NULL"
-        "        OR (o.created_at, o.id) < (%(after_t)s, %(after_i)s::uuid))"
-        " ORDER BY o.created_at DESC, o.id DESC LIMIT %(limit)s",
-        {
-            "org": organization_id,
-            "status": status,
-            "after_t": after.created_at if after else None,
-            "after_i": after.id if after else None,
-            "limit": limit + 1,
-        },
-    ).fetchall()
+    filters = {"organization_id": organization_id}
+    if status is not None:
+        filters["status"] = status
+    return keyset.page(
+        conn,
+        table="orders",
+        columns=_ORDER_COLUMNS,
+        filters=filters,
+        live_only=False,
+        after=after,
+        limit=limit,
+    )
 
 
 def seller_get(conn: Conn, *, organization_id: str, order_id: str) -> dict[str, Any] | None:

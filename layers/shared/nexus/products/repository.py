@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import sql
 
-from nexus.db import Conn
+from nexus.db import Conn, keyset
 from nexus.pagination import Cursor
 
 _COLUMNS = "id::text, name, description, price, currency, created_at, updated_at"
@@ -38,21 +38,15 @@ def create(
 def page(
     conn: Conn, *, organization_id: str, limit: int, after: Cursor | None
 ) -> list[dict[str, Any]]:
-    """Up to ``limit + 1`` rows, newest first: the extra row tells whether a next page exists."""
-    if after is None:
-        return conn.execute(
-            "SELECT id::text, name, description, price, currency, created_at, updated_at"
-            " FROM products WHERE organization_id = %s AND deleted_at IS NULL"
-            " ORDER BY created_at DESC, id DESC LIMIT %s",
-            (organization_id, limit + 1),
-        ).fetchall()
-    return conn.execute(
-        "SELECT id::text, name, description, price, currency, created_at, updated_at"
-        " FROM products WHERE organization_id = %s AND deleted_at IS NULL"
-        " AND (created_at, id) < (%s, %s::uuid)"
-        " ORDER BY created_at DESC, id DESC LIMIT %s",
-        (organization_id, after.created_at, after.id, limit + 1),
-    ).fetchall()
+    return keyset.page(
+        conn,
+        table="products",
+        columns=_COLUMNS,
+        filters={"organization_id": organization_id},
+        live_only=True,
+        after=after,
+        limit=limit,
+    )
 
 
 def get(conn: Conn, *, organization_id: str, product_id: str) -> dict[str, Any] | None:
