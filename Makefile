@@ -85,3 +85,7 @@ clean:
 .PHONY: openapi
 openapi: venv
 	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_local.openapi
+
+.PHONY: migrate
+migrate: venv
+	PYTHONPATH=layers/shared $(VENV)/bin/python -m nexus.db.migrate

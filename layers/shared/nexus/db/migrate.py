@@ -45,3 +45,22 @@ def migrate(conn: psycopg.Connection[object]) -> list[str]:
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     return applied
+
+
+def main() -> int:
+    """``python -m nexus.db.migrate``: apply pending migrations to ``$DATABASE_URL``."""
+    import os
+    import sys
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print("error: set DATABASE_URL to the database to migrate", file=sys.stderr)
+        return 2
+    with psycopg.connect(url, autocommit=True) as conn:
+        applied = migrate(conn)
+    print(f"applied: {', '.join(applied) or 'nothing pending'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
