@@ -45,6 +45,21 @@ class Settings(BaseModel):
     payment_webhook_secret: str | None = None
     payment_webhook_secret_arn: str | None = None
 
+    # Provider access tokens are encrypted at rest with this AES-256 key (base64).
+    token_encryption_key: str | None = None
+    token_encryption_key_arn: str | None = None
+
+    # Graph API and ingestion
+    graph_api_base_url: str = "https://graph.facebook.com"
+    graph_api_version: str = "v23.0"
+    graph_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Stop calling Graph once any usage header reports this percentage of the quota.
+    graph_usage_ceiling: int = Field(default=90, ge=1, le=100)
+    ingest_window_days: int = Field(default=28, ge=1, le=93)
+    ingest_queue_url: str | None = None
+    ingest_dlq_url: str | None = None
+    ingest_max_receive_count: int = Field(default=5, ge=1)
+
     # Bodies above this are refused with 413 before any parsing.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 

@@ -1,0 +1,43 @@
+"""IngestMetricsFunction: SQS consumer with partial batch responses (ReportBatchItemFailures).
+
+One failing message never fails its neighbours: each record is processed on its own and only
+the ones to retry are reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from nexus.ingest import consumer, queue
+from nexus.ingest.job import IngestJob
+from nexus.observability import logger
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> str:
+    try:
+        job = IngestJob.model_validate_json(record.body)
+    except ValidationError:
+        # It can never succeed: park it for an operator at once, unchanged.
+        logger.error("malformed ingest job dead-lettered", extra={"message_id": record.message_id})
+        queue.send_to_dlq(record.body, error_class="permanent", error_code="invalid_message")
+        return "dead-lettered"
+    outcome = consumer.process(job, body=record.body, receipt_handle=record.receipt_handle)
+    return outcome.status
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,96 @@
+"""The SQS adapter: the only module that talks to the queues (boto3, imported on use).
+
+``AWS_ENDPOINT_URL`` is honoured by boto3 itself, so the local stack's SQS endpoint or moto
+stand in for AWS without code changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from nexus.errors import ServiceUnavailable
+from nexus.ingest.job import IngestJob
+from nexus.observability import logger
+from nexus.settings import get_settings
+
+BATCH_LIMIT = 10  # SendMessageBatch takes at most 10 entries
+SEND_ATTEMPTS = 3
+
+
+class QueueError(Exception):
+    """Some messages could not be sent even after retrying the failed entries."""
+
+
+def client() -> Any:
+    import boto3
+
+    return boto3.client("sqs")
+
+
+def queue_url() -> str:
+    url = get_settings().ingest_queue_url
+    if not url:
+        raise ServiceUnavailable("INGEST_QUEUE_URL is not configured")
+    return url
+
+
+def send_jobs(jobs: Sequence[IngestJob], *, sqs: Any = None, url: str | None = None) -> int:
+    """Send jobs in batches of ten, re-sending only the entries SQS reports as Failed (a
+    bounded number of times). Returns the number of SendMessageBatch calls."""
+    sqs = sqs or client()
+    url = url or queue_url()
+    calls = 0
+    for start in range(0, len(jobs), BATCH_LIMIT):
+        pending = {str(i): job for i, job in enumerate(jobs[start : start + BATCH_LIMIT])}
+        for _attempt in range(SEND_ATTEMPTS):
+            entries = [{"Id": key, "MessageBody": job.body()} for key, job in pending.items()]
+            response = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            calls += 1
+            failed = response.get("Failed") or []
+            pending = {f["Id"]: pending[f["Id"]] for f in failed}
+            if not pending:
+                break
+            logger.warning("re-sending failed entries", extra={"count": len(pending)})
+        if pending:
+            raise QueueError(f"{len(pending)} ingest job(s) could not be queued")
+    return calls
+
+
+def send_to_dlq(
+    body: str, *, error_class: str, error_code: str, sqs: Any = None, url: str | None = None
+) -> None:
+    """Park a job in the dead-letter queue at once, unchanged, saying why."""
+    sqs = sqs or client()
+    target = url or get_settings().ingest_dlq_url
+    if not target:
+        raise ServiceUnavailable("INGEST_DLQ_URL is not configured")
+    sqs.send_message(
+        QueueUrl=target,
+        MessageBody=body,
+        MessageAttributes={
+            "error_class": {"DataType": "String", "StringValue": error_class},
+            "error_code": {"DataType": "String", "StringValue": error_code},
+        },
+    )
+
+
+def hold(receipt_handle: str, seconds: int, *, sqs: Any = None, url: str | None = None) -> None:
+    """Keep a throttled message invisible until the quota is back (SQS caps this at 12 h)."""
+    sqs = sqs or client()
+    sqs.change_message_visibility(
+        QueueUrl=url or queue_url(),
+        ReceiptHandle=receipt_handle,
+        VisibilityTimeout=max(0, min(seconds, 43_200)),
+    )
+
+
+def chunks[T](items: Iterable[T], size: int) -> Iterable[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
