@@ -24,7 +24,7 @@ TEST_SECRETS = {
     "JWT_SECRET": "test-jwt-secret-" + "0123456789abcdef" * 4,
     "PASSWORD_PEPPER": "test-pepper-0123456789",
     "PAYMENT_WEBHOOK_SECRET": "test-webhook-secret",
-    "TOKEN_ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    "TOKEN_ENCRYPTION_KEY": "test-token-encryption-key-0123456789abcdef",
 }
 
 

@@ -3,7 +3,6 @@ with the local data (so tokens and password hashes stay valid across restarts)."
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
@@ -13,8 +12,6 @@ NAMES = ("JWT_SECRET", "PASSWORD_PEPPER", "PAYMENT_WEBHOOK_SECRET", "TOKEN_ENCRY
 
 
 def _generate(name: str) -> str:
-    if name == "TOKEN_ENCRYPTION_KEY":
-        return base64.b64encode(secrets.token_bytes(32)).decode()  # AES-256 key
     return secrets.token_urlsafe(48)
 
 

@@ -4,8 +4,7 @@ not decrypt). Stored as nonce || ciphertext || tag."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import hashlib
 import os
 
 from nexus.errors import ServiceUnavailable
@@ -16,19 +15,17 @@ _NONCE_BYTES = 12
 
 
 def _key() -> bytes:
+    """The AES-256 key: SHA-256 of the secret string (Secrets Manager generates printable
+    secrets, not raw key bytes; the generated 64 characters carry far more than 256 bits)."""
     settings = get_settings()
     raw = resolve_secret(
         settings.token_encryption_key,
         settings.token_encryption_key_arn,
         name="token encryption key",
     )
-    try:
-        key = base64.b64decode(raw, validate=True)
-    except binascii.Error as exc:
-        raise ServiceUnavailable("token encryption key is not base64") from exc
-    if len(key) != 32:
-        raise ServiceUnavailable("token encryption key must be 32 bytes (AES-256)")
-    return key
+    if len(raw) < 32:
+        raise ServiceUnavailable("token encryption key must be at least 32 characters")
+    return hashlib.sha256(raw.encode()).digest()
 
 
 def encrypt(plaintext: str, context: str) -> bytes:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -34,16 +34,16 @@ class IntegrationPatch(ApiModel):
 
 class SyncIn(ApiModel):
     # JSON has no date type: a YYYY-MM-DD string is the one accepted form.
-    date: Annotated[date | None, Field(strict=False)] = None
+    date: Annotated[dt.date | None, Field(strict=False)] = None
 
 
 class Run(OutModel):
     integration_id: str
-    date: date
+    date: dt.date
     status: RunStatus
     content_total: int
     content_failed: int
-    finished_at: datetime | None
+    finished_at: dt.datetime | None
     error_code: str | None
 
 
@@ -53,7 +53,7 @@ class Integration(OutModel):
     external_id: str
     name: str
     status: IntegrationStatus
-    created_at: datetime
+    created_at: dt.datetime
     last_run: Run | None
 
 
@@ -68,7 +68,7 @@ class Queued(OutModel):
 class MetricRow(OutModel):
     integration_id: str
     content_id: str
-    date: date
+    date: dt.date
     impressions: int | None
     reach: int | None
     reactions: int | None
