@@ -21,7 +21,8 @@ from nexus.ingest import consumer, queue
 from nexus.ingest.job import IngestJob
 from nexus.observability import logger
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Every failed record is reported, even when all fail: the response stays a partial one.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord) -> str:

@@ -8,7 +8,19 @@ import pytest
 
 from nexus_local.template import load, parse
 
-CONTRACT_IDS = {"HttpApi", "AuthFunction", "AuthorizerFunction", "SharedLayer"}
+CONTRACT_IDS = {
+    "HttpApi",
+    "AuthFunction",
+    "AuthorizerFunction",
+    "ProductsFunction",
+    "CheckoutFunction",
+    "IntegrationsFunction",
+    "IngestFanoutFunction",
+    "IngestMetricsFunction",
+    "IngestQueue",
+    "IngestDeadLetterQueue",
+    "SharedLayer",
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +55,41 @@ def test_shared_layer_builds_for_python313_arm64(template: dict[str, Any]) -> No
 
 def test_api_functions_time_out_within_10_seconds(template: dict[str, Any]) -> None:
     default = template["Globals"]["Function"]["Timeout"]
-    for name, fn in functions(template).items():
+    api_functions = {r.function_id for r in parse().routes}
+    assert api_functions
+    for name in api_functions:
+        fn = template["Resources"][name]
         assert fn["Properties"].get("Timeout", default) <= 10, name
+
+
+def test_ingest_queue_visibility_redrive_and_dead_letter_retention(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    queue = resources["IngestQueue"]["Properties"]
+    consumer = resources["IngestMetricsFunction"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * consumer["Timeout"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]
+    }
+    dlq = resources["IngestDeadLetterQueue"]["Properties"]
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert queue["SqsManagedSseEnabled"] and dlq["SqsManagedSseEnabled"]
+    source = consumer["Events"]["Jobs"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["BatchSize"] <= 10
+    assert source["ScalingConfig"]["MaximumConcurrency"] >= 2
+
+
+def test_fanout_runs_on_a_retrying_schedule_with_the_scheduled_time(
+    template: dict[str, Any],
+) -> None:
+    event = template["Resources"]["IngestFanoutFunction"]["Properties"]["Events"]["Daily"]
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["ScheduleExpression"] == {"Ref": "IngestSchedule"}
+    assert "<aws.scheduler.scheduled-time>" in event["Properties"]["Input"]
+    assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
 
 
 def test_authorizer_uses_simple_responses_cached_by_authorization_header(

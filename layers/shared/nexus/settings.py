@@ -53,6 +53,7 @@ class Settings(BaseModel):
     graph_api_base_url: str = "https://graph.facebook.com"
     graph_api_version: str = "v23.0"
     graph_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    graph_retries: int = Field(default=3, ge=0, le=10)
     # Stop calling Graph once any usage header reports this percentage of the quota.
     graph_usage_ceiling: int = Field(default=90, ge=1, le=100)
     ingest_window_days: int = Field(default=28, ge=1, le=93)

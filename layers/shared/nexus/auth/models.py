@@ -5,19 +5,19 @@ from typing import Literal
 
 from pydantic import Field
 
-from nexus.models.common import ApiModel, Email, Name, OutModel, Text
+from nexus.models.common import ApiModel, Email, Name, OutModel, Password, Text
 
 
 class RegisterIn(ApiModel):
     email: Email
     # Length is checked by the password policy, in characters, after normalisation.
-    password: Text = Field(max_length=1024)
+    password: Password
     name: Name | None = None
 
 
 class LoginIn(ApiModel):
     email: Text = Field(max_length=320)
-    password: Text = Field(max_length=1024)
+    password: Password
 
 
 class UserOut(OutModel):

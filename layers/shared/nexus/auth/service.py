@@ -30,9 +30,9 @@ def _user_out(user: repo.UserRow) -> UserOut:
 
 
 def register(body: RegisterIn) -> RegisterOut:
-    passwords.check_policy(body.password)
+    passwords.check_policy(body.password.get_secret_value())
     # bcrypt runs before the transaction opens: no lock or connection held for 250 ms.
-    password_hash = passwords.hash_password(body.password)
+    password_hash = passwords.hash_password(body.password.get_secret_value())
     try:
         user = db.single(
             lambda conn: repo.create_user_with_organization(
@@ -60,11 +60,12 @@ def login(body: LoginIn) -> TokenOut:
         raise TooManyRequests(
             "Too many failed logins for this address; try again later.", retry_after=retry_after
         )
+    password = body.password.get_secret_value()
     if state.user is None:
-        passwords.burn_verify(body.password)  # same work, so timing does not reveal the answer
+        passwords.burn_verify(password)  # same work, so timing does not reveal the answer
         ok = False
     else:
-        ok = passwords.verify_password(body.password, state.user.password_hash)
+        ok = passwords.verify_password(password, state.user.password_hash)
     db.single(lambda conn: repo.record_login(conn, email_key=key, succeeded=ok))
     if not ok or state.user is None:
         logger.info("login failed")

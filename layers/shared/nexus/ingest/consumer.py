@@ -17,7 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from nexus import crypto, db
-from nexus.graph.client import GraphClient, PageResult
+from nexus.graph.client import GraphClient, PageResult, make_session
 from nexus.graph.errors import ErrorClass, GraphError
 from nexus.ingest import queue, store
 from nexus.ingest.job import IngestJob
@@ -48,6 +48,7 @@ def default_client(token: str) -> GraphClient:
         version=settings.graph_api_version,
         timeout=settings.graph_timeout_seconds,
         usage_ceiling=settings.graph_usage_ceiling,
+        session=make_session(settings.graph_retries),
     )
 
 

@@ -5,15 +5,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from nexus.models.common import ApiModel, OutModel, RequiredName, no_nul
+from nexus.models.common import AccessToken, ApiModel, OutModel, RequiredName, no_nul
 
 ExternalId = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
     AfterValidator(no_nul),
-]
-AccessToken = Annotated[
-    str, StringConstraints(min_length=1, max_length=4096), AfterValidator(no_nul)
 ]
 IntegrationStatus = Literal["active", "needs_reauth", "disabled"]
 RunStatus = Literal["ok", "partial", "deferred", "needs_reauth", "failed"]

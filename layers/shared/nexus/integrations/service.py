@@ -45,7 +45,7 @@ def _id(raw: str) -> str:
 def create(who: Identity, body: IntegrationIn) -> Integration:
     integration_id = str(uuid.uuid4())
     # The id is the AES-GCM associated data: a ciphertext only opens on its own row.
-    sealed = crypto.encrypt(body.access_token, integration_id)
+    sealed = crypto.encrypt(body.access_token.get_secret_value(), integration_id)
     try:
         row = db.single(
             lambda conn: repo.create(
@@ -76,7 +76,11 @@ def update(who: Identity, raw_id: str, body: IntegrationPatch) -> Integration:
             "The request is not valid.",
             errors=[{"loc": ["body", "name"], "msg": "may not be null"}],
         )
-    sealed = crypto.encrypt(body.access_token, integration_id) if body.access_token else None
+    sealed = (
+        crypto.encrypt(body.access_token.get_secret_value(), integration_id)
+        if body.access_token
+        else None
+    )
     row = db.single(
         lambda conn: repo.update(
             conn,

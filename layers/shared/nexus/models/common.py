@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 # Pragmatic address check: one @, no spaces or control characters, a dotted domain.
 _EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
@@ -15,6 +15,11 @@ def no_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it as invalid input rather than fail in SQL.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _secret_no_nul(value: SecretStr) -> SecretStr:
+    no_nul(value.get_secret_value())
     return value
 
 
@@ -58,3 +63,11 @@ def _currency(value: str) -> str:
 
 
 Currency = Annotated[str, StringConstraints(max_length=3), AfterValidator(_currency)]
+
+
+# Secrets: shown as '**********' in any repr or log line (Powertools logs a route's
+# arguments at DEBUG); read with get_secret_value().
+Password = Annotated[SecretStr, Field(max_length=1024), AfterValidator(_secret_no_nul)]
+AccessToken = Annotated[
+    SecretStr, Field(min_length=1, max_length=4096), AfterValidator(_secret_no_nul)
+]
