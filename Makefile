@@ -89,3 +89,7 @@ openapi: venv
 .PHONY: migrate
 migrate: venv
 	PYTHONPATH=layers/shared $(VENV)/bin/python -m nexus.db.migrate
+
+.PHONY: ops
+ops: venv
+	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_ops $(ARGS)

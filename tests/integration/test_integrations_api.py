@@ -1,0 +1,144 @@
+"""Integrations API and analytics reads: organization-scoped, tokens never returned."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from nexus.ingest.job import IngestJob
+from tests.conftest import Api, assert_problem
+from tests.integration.conftest import Queues
+
+BODY = {"provider": "facebook", "external_id": "555", "name": "Shop", "access_token": "tok-555"}
+
+
+@pytest.fixture
+def seller(api: Api) -> str:
+    return api.seller("owner@example.com")
+
+
+def create(api: Api, token: str, **fields: Any) -> Any:
+    return api.post("/integrations", json_body={**BODY, **fields}, token=token)
+
+
+def test_create_list_patch_delete(api: Api, seller: str, conn: Any) -> None:
+    reply = create(api, seller)
+    assert reply.status == 201
+    integration = reply.json()
+    assert set(integration) == {
+        "id",
+        "provider",
+        "external_id",
+        "name",
+        "status",
+        "created_at",
+        "last_run",
+    }
+    assert (integration["status"], integration["last_run"]) == ("active", None)
+    assert "tok-555" not in reply.text
+    listed = api.get("/integrations", token=seller).json()["items"]
+    assert [i["id"] for i in listed] == [integration["id"]]
+    path = f"/integrations/{integration['id']}"
+    disabled = api.patch(path, json_body={"enabled": False, "name": "Renamed"}, token=seller).json()
+    assert (disabled["status"], disabled["name"]) == ("disabled", "Renamed")
+    assert api.patch(path, json_body={"enabled": True}, token=seller).json()["status"] == "active"
+    assert api.delete(path, token=seller).status == 204
+    assert api.get("/integrations", token=seller).json()["items"] == []
+    assert_problem(api.patch(path, json_body={"name": "x"}, token=seller), 404)
+    # Soft delete: the row (and so its stored metrics) stays.
+    assert conn.execute("SELECT count(*) FROM integrations").fetchone() == (1,)
+
+
+def test_same_page_twice_is_409_but_again_after_delete(api: Api, seller: str) -> None:
+    first = create(api, seller).json()
+    assert_problem(create(api, seller), 409)
+    api.delete(f"/integrations/{first['id']}", token=seller)
+    assert create(api, seller).status == 201
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"provider": "tiktok"},
+        {"external_id": ""},
+        {"access_token": ""},
+        {"name": None},
+        {"access_token": 123},
+    ],
+)
+def test_invalid_bodies_are_422(api: Api, seller: str, fields: dict[str, Any]) -> None:
+    assert_problem(create(api, seller, **fields), 422)
+
+
+def test_token_is_stored_encrypted_and_bound_to_its_row(api: Api, seller: str, conn: Any) -> None:
+    from nexus import crypto
+
+    a = create(api, seller).json()
+    b = create(api, seller, external_id="556").json()
+    rows = dict(
+        conn.execute("SELECT id::text, access_token_ciphertext FROM integrations").fetchall()
+    )
+    assert b"tok-555" not in bytes(rows[a["id"]])
+    assert crypto.decrypt(bytes(rows[a["id"]]), a["id"]) == "tok-555"
+    from cryptography.exceptions import InvalidTag
+
+    with pytest.raises(InvalidTag):  # another row's ciphertext does not open
+        crypto.decrypt(bytes(rows[a["id"]]), b["id"])
+
+
+def test_another_organizations_integration_is_404(api: Api, seller: str) -> None:
+    integration = create(api, seller).json()
+    other = api.seller("other@example.com")
+    path = f"/integrations/{integration['id']}"
+    assert_problem(api.patch(path, json_body={"name": "mine"}, token=other), 404)
+    assert_problem(api.delete(path, token=other), 404)
+    assert_problem(api.post(f"{path}/sync", json_body={}, token=other), 404)
+    assert api.get("/integrations", token=other).json()["items"] == []
+
+
+def test_sync_queues_one_job(api: Api, seller: str, queues: Queues) -> None:
+    integration = create(api, seller).json()
+    reply = api.post(
+        f"/integrations/{integration['id']}/sync", json_body={"date": "2026-11-01"}, token=seller
+    )
+    assert (reply.status, reply.json()) == (202, {"queued": True})
+    (message,) = queues.receive()
+    job = IngestJob.model_validate_json(message["Body"])
+    assert (job.integration_id, job.snapshot_date.isoformat()) == (integration["id"], "2026-11-01")
+    assert json.loads(message["Body"])["schema_version"] == 1
+
+
+@pytest.mark.parametrize("body", [{"date": "2026-13-01"}, {"date": "2999-01-01"}, {"date": 5}])
+def test_sync_with_a_bad_date_is_422(api: Api, seller: str, queues: Queues, body: Any) -> None:
+    integration = create(api, seller).json()
+    reply = api.post(f"/integrations/{integration['id']}/sync", json_body=body, token=seller)
+    assert_problem(reply, 422)
+
+
+def test_sync_of_a_disabled_integration_is_409(api: Api, seller: str, queues: Queues) -> None:
+    integration = create(api, seller).json()
+    api.patch(f"/integrations/{integration['id']}", json_body={"enabled": False}, token=seller)
+    reply = api.post(f"/integrations/{integration['id']}/sync", json_body={}, token=seller)
+    assert_problem(reply, 409)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=2026-11-10&to=2026-11-01",
+        "from=2025-01-01&to=2026-11-01",
+        "from=yesterday",
+        "integration_id=not-a-uuid",
+    ],
+)
+def test_analytics_ranges_are_validated(api: Api, seller: str, query: str) -> None:
+    assert_problem(api.get(f"/analytics/metrics?{query}", token=seller), 422)
+    assert_problem(api.get(f"/analytics/runs?{query}", token=seller), 422)
+
+
+def test_analytics_of_an_unknown_integration_is_empty(api: Api, seller: str) -> None:
+    reply = api.get(f"/analytics/metrics?integration_id={uuid.uuid4()}", token=seller)
+    assert (reply.status, reply.json()) == (200, {"items": []})

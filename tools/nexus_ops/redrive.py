@@ -1,0 +1,127 @@
+"""Move messages from the ingest dead-letter queue back to the ingest queue.
+
+- All messages, on AWS: ``StartMessageMoveTask`` (SQS moves them itself, at a bounded
+  rate), refused while another move task on the same queue is running.
+- Only transient ones (``--only transient``), or where the endpoint has no move tasks (moto,
+  other SQS-compatible endpoints): receive → send → delete, in batches of ten. A message
+  without an ``error_class`` attribute was dead-lettered by SQS after maxReceiveCount, so it
+  counts as transient; ``permanent`` ones (bad token) stay until their owner reconnects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+MAX_RATE = 500  # messages per second, StartMessageMoveTask's ceiling
+_UNSUPPORTED = {
+    "UnsupportedOperation",
+    "InvalidAction",
+    "AWS.SimpleQueueService.UnsupportedOperation",
+}
+
+
+class RedriveRefused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RedriveResult:
+    method: str  # "move-task" or "copy"
+    moved: int
+    kept: int
+    task_handle: str | None = None
+
+
+def _arn(sqs: Any, url: str) -> str:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attrs["Attributes"]["QueueArn"])
+
+
+def _running_task(sqs: Any, source_arn: str) -> bool:
+    tasks = sqs.list_message_move_tasks(SourceArn=source_arn, MaxResults=10).get("Results", [])
+    return any(t.get("Status") == "RUNNING" for t in tasks)
+
+
+def _error_class(message: dict[str, Any]) -> str:
+    attr = (message.get("MessageAttributes") or {}).get("error_class") or {}
+    return str(attr.get("StringValue") or "transient")
+
+
+def redrive(
+    sqs: Any,
+    *,
+    dlq_url: str,
+    queue_url: str,
+    only: str | None = None,
+    rate: int = 100,
+    progress: Callable[[int, int], None] | None = None,
+) -> RedriveResult:
+    if only is None:
+        source, destination = _arn(sqs, dlq_url), _arn(sqs, queue_url)
+        try:
+            if _running_task(sqs, source):
+                raise RedriveRefused("a message move task is already running for this queue")
+            task = sqs.start_message_move_task(
+                SourceArn=source,
+                DestinationArn=destination,
+                MaxNumberOfMessagesPerSecond=max(1, min(rate, MAX_RATE)),
+            )
+            return RedriveResult("move-task", moved=-1, kept=0, task_handle=task["TaskHandle"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in _UNSUPPORTED:
+                raise
+        except NotImplementedError:
+            pass  # moto: no move tasks; copy below
+    return _copy(sqs, dlq_url=dlq_url, queue_url=queue_url, only=only, progress=progress)
+
+
+def _copy(
+    sqs: Any,
+    *,
+    dlq_url: str,
+    queue_url: str,
+    only: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> RedriveResult:
+    moved = kept = 0
+    seen: set[str] = set()
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=dlq_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            # Long enough to finish this batch; kept ones become visible again afterwards.
+            VisibilityTimeout=60,
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        seen.update(m["MessageId"] for m in fresh)
+        chosen = [m for m in fresh if only is None or _error_class(m) == only]
+        kept += len(fresh) - len(chosen)
+        if chosen:
+            # The original body goes back unchanged; the error attributes stay behind.
+            response = sqs.send_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(chosen)],
+            )
+            sent = {int(e["Id"]) for e in response.get("Successful", [])}
+            done = [m for i, m in enumerate(chosen) if i in sent]
+            if done:
+                sqs.delete_message_batch(
+                    QueueUrl=dlq_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(done)
+                    ],
+                )
+            moved += len(done)
+            kept += len(chosen) - len(done)
+        if progress:
+            progress(moved, kept)
+    return RedriveResult("copy", moved=moved, kept=kept)
