@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, coldstart
+from bench import api, coldstart, ingest
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("which", nargs="?", default="all", choices=["all", "coldstart", "api"])
+    parser.add_argument(
+        "which", nargs="?", default="all", choices=["all", "coldstart", "api", "ingest"]
+    )
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per handler (>= 9)")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per API route")
     args = parser.parse_args(argv)
@@ -19,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if args.which in ("all", "api"):
         api.run(args.seconds)
+        print()
+    if args.which in ("all", "ingest"):
+        ingest.run()
     return 0
 
 

@@ -57,7 +57,7 @@ _COALESCE = ",\n".join(f"{m} = COALESCE(EXCLUDED.{m}, t.{m})" for m in METRICS)
 _CHANGED = " OR ".join(
     f"EXCLUDED.{m} IS DISTINCT FROM t.{m} AND EXCLUDED.{m} IS NOT NULL" for m in METRICS
 )
-_UNNEST_METRICS = ", ".join(f"%({m})s::bigint[]" for m in METRICS)
+_UNNEST_METRICS = ", ".join(f"%({m})b::bigint[]" for m in METRICS)
 
 # One statement: content rows, metric rows (a NULL never erases a stored value; a replay
 # updates nothing), and the run row, updated in place. Returns the metric rows written.
@@ -66,7 +66,7 @@ WITH content AS (
     INSERT INTO analytics_content AS t
         (organization_id, integration_id, content_id, created_time, message)
     SELECT %(org)s, %(integration)s, c.content_id, c.created_time, c.message
-    FROM unnest(%(content_ids)s::text[], %(created)s::timestamptz[], %(messages)s::text[])
+    FROM unnest(%(content_ids)b::text[], %(created)b::timestamptz[], %(messages)b::text[])
         AS c(content_id, created_time, message)
     ON CONFLICT (organization_id, integration_id, content_id) DO UPDATE
         SET created_time = EXCLUDED.created_time, message = EXCLUDED.message, updated_at = now()
@@ -76,7 +76,7 @@ metrics AS (
     INSERT INTO analytics_daily_metrics AS t
         (organization_id, integration_id, content_id, date, {_METRIC_COLUMNS})
     SELECT %(org)s, %(integration)s, m.content_id, %(date)s, {_METRIC_COLUMNS}
-    FROM unnest(%(metric_ids)s::text[], {_UNNEST_METRICS}) AS m(content_id, {_METRIC_COLUMNS})
+    FROM unnest(%(metric_ids)b::text[], {_UNNEST_METRICS}) AS m(content_id, {_METRIC_COLUMNS})
     ON CONFLICT (organization_id, integration_id, content_id, date) WHERE deleted_at IS NULL
     DO UPDATE SET {_COALESCE}, updated_at = now()
         WHERE {_CHANGED}

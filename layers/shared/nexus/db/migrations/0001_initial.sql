@@ -89,27 +89,31 @@ CREATE TABLE integrations (
 -- One live integration per (organization, provider, external id); soft-deleted rows don't count.
 CREATE UNIQUE INDEX integrations_org_provider_external_key
     ON integrations (organization_id, provider, external_id) WHERE deleted_at IS NULL;
+-- Target of the analytics tables' composite foreign keys (one check enforces both the
+-- integration and that it belongs to the row's organization).
+CREATE UNIQUE INDEX integrations_org_id_key ON integrations (organization_id, id);
 -- Fan-out reads active integrations by keyset.
 CREATE INDEX integrations_active_idx ON integrations (id)
     WHERE deleted_at IS NULL AND status = 'active';
 
 -- Posts (or other content) discovered on a provider, by the provider's own id.
 CREATE TABLE analytics_content (
-    organization_id uuid NOT NULL REFERENCES organizations (id),
-    integration_id  uuid NOT NULL REFERENCES integrations (id),
+    organization_id uuid NOT NULL,
+    integration_id  uuid NOT NULL,
     content_id      text NOT NULL CHECK (char_length(content_id) BETWEEN 1 AND 255),
     created_time    timestamptz,
     message         text,
     first_seen_at   timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (organization_id, integration_id, content_id)
+    PRIMARY KEY (organization_id, integration_id, content_id),
+    FOREIGN KEY (organization_id, integration_id) REFERENCES integrations (organization_id, id)
 );
 
 -- One row per (organization, integration, content, date). Metrics are NULL when the
 -- provider did not return them (never 0).
 CREATE TABLE analytics_daily_metrics (
-    organization_id uuid NOT NULL REFERENCES organizations (id),
-    integration_id  uuid NOT NULL REFERENCES integrations (id),
+    organization_id uuid NOT NULL,
+    integration_id  uuid NOT NULL,
     content_id      text NOT NULL,
     date            date NOT NULL,
     impressions     bigint,
@@ -121,7 +125,8 @@ CREATE TABLE analytics_daily_metrics (
     shares          bigint,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    deleted_at      timestamptz
+    deleted_at      timestamptz,
+    FOREIGN KEY (organization_id, integration_id) REFERENCES integrations (organization_id, id)
 );
 -- The seed design put the nullable deletedAt inside the unique key; NULLs are distinct in
 -- PostgreSQL, so that let duplicates through. A partial unique index keeps the natural key
