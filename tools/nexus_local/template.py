@@ -91,11 +91,40 @@ class Authorizer:
 
 
 @dataclass(frozen=True)
+class Queue:
+    logical_id: str
+    visibility_timeout: int
+    retention: int
+    dead_letter_target: str | None  # logical id of the dead-letter queue
+    max_receive_count: int | None
+
+
+@dataclass(frozen=True)
+class SqsSource:
+    function_id: str
+    queue_id: str
+    batch_size: int
+    batching_window: int
+    report_failures: bool
+    max_concurrency: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    function_id: str
+    expression: str
+    input: str | None
+
+
+@dataclass(frozen=True)
 class App:
     functions: dict[str, Function]
     routes: list[Route]
     authorizers: dict[str, Authorizer]
     parameters: dict[str, str]
+    queues: dict[str, Queue] = field(default_factory=dict)
+    sqs_sources: list[SqsSource] = field(default_factory=list)
+    schedules: list[Schedule] = field(default_factory=list)
 
 
 def _path_regex(path: str) -> re.Pattern[str]:
@@ -111,11 +140,22 @@ def _path_regex(path: str) -> re.Pattern[str]:
 
 
 def _resolve(value: Any, parameters: dict[str, str]) -> str | None:
-    """Plain values and !Ref to parameters; anything naming an AWS resource is skipped."""
+    """Plain values and !Ref to parameters (or to resources the local stack stands up, given
+    as ``Ref:<id>`` / ``GetAtt:<id>.<attr>`` entries); anything else is skipped."""
     if isinstance(value, str | int | float | bool):
         return str(value)
-    if isinstance(value, dict) and "Ref" in value and value["Ref"] in parameters:
-        return parameters[value["Ref"]]
+    if isinstance(value, dict) and "Ref" in value:
+        return parameters.get(value["Ref"]) or parameters.get(f"Ref:{value['Ref']}")
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return parameters.get("GetAtt:" + ".".join(value["Fn::GetAtt"]))
+    return None
+
+
+def _ref_id(value: Any) -> str | None:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
     return None
 
 
@@ -125,11 +165,18 @@ def _function_id_from_arn(value: Any) -> str:
     raise ValueError(f"authorizer FunctionArn must be !GetAtt <Function>.Arn, got {value!r}")
 
 
-def parse(data: dict[str, Any] | None = None, root: Path = ROOT) -> App:
+def parse(
+    data: dict[str, Any] | None = None,
+    root: Path = ROOT,
+    resources_values: dict[str, str] | None = None,
+) -> App:
+    """``resources_values`` maps ``Ref:<id>`` and ``GetAtt:<id>.<attr>`` to local values
+    (queue URLs and ARNs) so function environments that reference them resolve."""
     data = data or load()
     parameters = {
         name: str(spec.get("Default", "")) for name, spec in (data.get("Parameters") or {}).items()
     }
+    parameters.update(resources_values or {})
     resources: dict[str, Any] = data.get("Resources") or {}
     glob = (data.get("Globals") or {}).get("Function") or {}
     glob_env = ((glob.get("Environment") or {}).get("Variables")) or {}
@@ -193,4 +240,66 @@ def parse(data: dict[str, Any] | None = None, root: Path = ROOT) -> App:
                 )
             )
     routes.sort(key=Route.specificity, reverse=True)
-    return App(functions=functions, routes=routes, authorizers=authorizers, parameters=parameters)
+    queues = _queues(resources)
+    sqs_sources, schedules = _event_sources(resources, parameters)
+    return App(
+        functions=functions,
+        routes=routes,
+        authorizers=authorizers,
+        parameters=parameters,
+        queues=queues,
+        sqs_sources=sqs_sources,
+        schedules=schedules,
+    )
+
+
+def _queues(resources: dict[str, Any]) -> dict[str, Queue]:
+    queues: dict[str, Queue] = {}
+    for logical_id, res in resources.items():
+        if res.get("Type") != "AWS::SQS::Queue":
+            continue
+        props = res.get("Properties") or {}
+        redrive = props.get("RedrivePolicy") or {}
+        queues[logical_id] = Queue(
+            logical_id=logical_id,
+            visibility_timeout=int(props.get("VisibilityTimeout", 30)),
+            retention=int(props.get("MessageRetentionPeriod", 345600)),
+            dead_letter_target=_ref_id(redrive.get("deadLetterTargetArn")),
+            max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
+        )
+    return queues
+
+
+def _event_sources(
+    resources: dict[str, Any], parameters: dict[str, str]
+) -> tuple[list[SqsSource], list[Schedule]]:
+    sqs_sources: list[SqsSource] = []
+    schedules: list[Schedule] = []
+    for logical_id, res in resources.items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in ((res.get("Properties") or {}).get("Events") or {}).values():
+            ev = event.get("Properties") or {}
+            if event.get("Type") == "SQS":
+                scaling = ev.get("ScalingConfig") or {}
+                sqs_sources.append(
+                    SqsSource(
+                        function_id=logical_id,
+                        queue_id=str(_ref_id(ev.get("Queue"))),
+                        batch_size=int(ev.get("BatchSize", 10)),
+                        batching_window=int(ev.get("MaximumBatchingWindowInSeconds", 0)),
+                        report_failures="ReportBatchItemFailures"
+                        in (ev.get("FunctionResponseTypes") or []),
+                        max_concurrency=int(scaling.get("MaximumConcurrency", 2)),
+                    )
+                )
+            elif event.get("Type") in ("Schedule", "ScheduleV2"):
+                expression = _resolve(
+                    ev.get("ScheduleExpression") or ev.get("Schedule"), parameters
+                )
+                schedules.append(
+                    Schedule(
+                        function_id=logical_id, expression=str(expression), input=ev.get("Input")
+                    )
+                )
+    return sqs_sources, schedules

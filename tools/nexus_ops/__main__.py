@@ -1,29 +1,70 @@
-"""`nexus` operator CLI: ``python -m nexus_ops <command>`` (``make ops ARGS=...``).
+"""`nexus` operator CLI: ``make ops ARGS="<command>"`` (``python -m nexus_ops``).
 
-Queues are found from ``--stack`` (a deployed stack's outputs, with AWS credentials) or from
-``INGEST_QUEUE_URL`` / ``INGEST_DLQ_URL`` (the local stack prints them).
+Where it acts:
+- ``--local``: the local stack (SQS on 127.0.0.1:4566, Lambda invoke API on :3001);
+- ``--stack NAME``: a deployed stack, with AWS credentials (queues and functions from the
+  stack's outputs and resources);
+- otherwise ``INGEST_QUEUE_URL`` / ``INGEST_DLQ_URL`` and boto3's own configuration.
+
+Commands: ``queues`` (depths), ``redrive [--only transient]``, ``fire [--date D]`` (run the
+fan-out now, as the schedule would), ``migrate`` (apply migrations to ``DATABASE_URL``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
+
+LOCAL_SQS = "http://127.0.0.1:4566"
+LOCAL_LAMBDA = "http://127.0.0.1:3001"
+
+
+def _client(service: str, args: argparse.Namespace) -> Any:
+    import boto3
+
+    if args.local:
+        endpoint = LOCAL_LAMBDA if service == "lambda" else LOCAL_SQS
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - the local stack's dummy key
+        )
+    return boto3.client(service)
+
+
+def _stack(args: argparse.Namespace) -> dict[str, str]:
+    import boto3
+
+    cfn = boto3.client("cloudformation")
+    outputs = cfn.describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]
+    found = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    resources = cfn.describe_stack_resource(
+        StackName=args.stack, LogicalResourceId="IngestFanoutFunction"
+    )["StackResourceDetail"]
+    found["IngestFanoutFunction"] = resources["PhysicalResourceId"]
+    return found
 
 
 def _queues(args: argparse.Namespace, sqs: Any) -> tuple[str, str]:
+    if args.local:
+        return (
+            sqs.get_queue_url(QueueName="IngestQueue")["QueueUrl"],
+            sqs.get_queue_url(QueueName="IngestDeadLetterQueue")["QueueUrl"],
+        )
     if args.stack:
-        import boto3
-
-        outputs = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0][
-            "Outputs"
-        ]
-        by_key = {o["OutputKey"]: o["OutputValue"] for o in outputs}
-        return by_key["IngestQueueUrl"], by_key["IngestDeadLetterQueueUrl"]
+        found = _stack(args)
+        return found["IngestQueueUrl"], found["IngestDeadLetterQueueUrl"]
     queue, dlq = os.environ.get("INGEST_QUEUE_URL"), os.environ.get("INGEST_DLQ_URL")
     if not queue or not dlq:
-        raise SystemExit("error: give --stack NAME or set INGEST_QUEUE_URL and INGEST_DLQ_URL")
+        raise SystemExit(
+            "error: use --local, --stack NAME, or set INGEST_QUEUE_URL and INGEST_DLQ_URL"
+        )
     return queue, dlq
 
 
@@ -37,22 +78,51 @@ def _depth(sqs: Any, url: str) -> tuple[int, int]:
     )
 
 
+def _fire(args: argparse.Namespace) -> int:
+    when = (
+        f"{args.date}T00:00:00Z" if args.date else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    name = _stack(args)["IngestFanoutFunction"] if args.stack else "IngestFanoutFunction"
+    response = _client("lambda", args).invoke(
+        FunctionName=name,
+        Payload=json.dumps({"source": "nexus.cli", "time": when}).encode(),
+    )
+    payload = response["Payload"].read().decode()
+    if response.get("FunctionError"):
+        print(f"error: the fan-out failed: {payload}", file=sys.stderr)
+        return 1
+    print(f"fan-out: {payload}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nexus", description=__doc__)
-    parser.add_argument("--stack", help="deployed stack name (queue URLs from its outputs)")
+    parser = argparse.ArgumentParser(
+        prog="nexus", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="act on the local stack")
+    where.add_argument("--stack", help="deployed stack name")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("queues", help="show ingest queue and dead-letter queue depths")
     redrive = sub.add_parser("redrive", help="move dead-lettered jobs back to the ingest queue")
     redrive.add_argument("--only", choices=["transient", "throttled"], help="only this class")
     redrive.add_argument("--rate", type=int, default=100, help="messages/s for the move task")
+    fire = sub.add_parser("fire", help="run the scheduled fan-out now")
+    fire.add_argument("--date", help="snapshot date YYYY-MM-DD (default: today, UTC)")
+    sub.add_parser("migrate", help="apply pending migrations to DATABASE_URL")
     args = parser.parse_args(argv)
 
-    import boto3
+    if args.command == "migrate":
+        from nexus.db.migrate import main as migrate
+
+        return migrate()
+    if args.command == "fire":
+        return _fire(args)
 
     from nexus_ops.redrive import RedriveRefused
     from nexus_ops.redrive import redrive as run_redrive
 
-    sqs = boto3.client("sqs")
+    sqs = _client("sqs", args)
     queue_url, dlq_url = _queues(args, sqs)
     if args.command == "queues":
         for name, url in (("IngestQueue", queue_url), ("IngestDeadLetterQueue", dlq_url)):
@@ -76,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if result.method == "move-task":
-        print(f"started message move task {result.task_handle} (SQS moves them at ≤ {args.rate}/s)")
+        print(f"started message move task {result.task_handle} (at most {args.rate} messages/s)")
     else:
         print(f"\nredrive done: moved {result.moved}, kept {result.kept} in the dead-letter queue")
     return 0

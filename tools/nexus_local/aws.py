@@ -1,0 +1,73 @@
+"""The local AWS endpoint: moto's server on 127.0.0.1:4566 with the template's queues,
+named by logical ID, with their visibility timeouts, retention and redrive policies.
+Queues live in memory: messages do not survive a restart of the stack."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from nexus_local.template import Queue
+
+REGION = "us-east-1"
+
+
+def use_local_endpoint(url: str) -> None:
+    """Every boto3 client in this process (the functions included) talks to ``url``."""
+    os.environ["AWS_ENDPOINT_URL"] = url
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+
+
+class LocalAws:
+    def __init__(self, host: str, port: int) -> None:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        self.url = f"http://{host}:{port}"
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "sqs",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - the local endpoint's dummy key
+        )
+
+    def create_queues(self, queues: dict[str, Queue]) -> dict[str, str]:
+        """Create the queues (dead-letter targets first); return the values the template's
+        !Ref and !GetAtt on them resolve to."""
+        sqs = self.client()
+        values: dict[str, str] = {}
+        ordered = sorted(queues.values(), key=lambda q: q.dead_letter_target is not None)
+        for queue in ordered:
+            attributes = {
+                "VisibilityTimeout": str(queue.visibility_timeout),
+                "MessageRetentionPeriod": str(queue.retention),
+            }
+            if queue.dead_letter_target:
+                attributes["RedrivePolicy"] = json.dumps(
+                    {
+                        "deadLetterTargetArn": values[f"GetAtt:{queue.dead_letter_target}.Arn"],
+                        "maxReceiveCount": str(queue.max_receive_count or 5),
+                    }
+                )
+            url = sqs.create_queue(QueueName=queue.logical_id, Attributes=attributes)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            values[f"Ref:{queue.logical_id}"] = url
+            values[f"GetAtt:{queue.logical_id}.Arn"] = arn
+            values[f"GetAtt:{queue.logical_id}.QueueName"] = queue.logical_id
+        return values
