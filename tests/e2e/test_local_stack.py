@@ -36,6 +36,7 @@ class Stack:
     proc: subprocess.Popen[str]
     base: str
     output: list[str]
+    env: dict[str, str]
 
     def call(
         self,
@@ -72,6 +73,7 @@ class Stack:
 
 
 def start_stack(data_dir: Path, port: int, extra_env: dict[str, str]) -> Stack:
+    """The `make local` server on free ports (the schedule off: tests fire it)."""
     # Only what the caller passes: no database URL or secrets leak in from the test session.
     dropped = {"DATABASE_URL", "BCRYPT_ROUNDS", *TEST_SECRETS}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
@@ -80,11 +82,14 @@ def start_stack(data_dir: Path, port: int, extra_env: dict[str, str]) -> Stack:
             "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'tools'}",
             "NEXUS_LOCAL_DIR": str(data_dir),
             "PORT": str(port),
+            "LAMBDA_PORT": str(free_port()),
+            "SQS_PORT": str(free_port()),
+            "GRAPH_SANDBOX_PORT": str(free_port()),
             **extra_env,
         }
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nexus_local"],
+        [sys.executable, "-m", "nexus_local", "--no-schedule"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -100,7 +105,7 @@ def start_stack(data_dir: Path, port: int, extra_env: dict[str, str]) -> Stack:
             break
         output.append(line)
         if READY in line:
-            return Stack(proc, f"http://127.0.0.1:{port}", output)
+            return Stack(proc, f"http://127.0.0.1:{port}", output, env)
     proc.kill()
     raise AssertionError("local stack did not become ready:\n" + "".join(output))
 
@@ -198,7 +203,8 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path, database_url: str) -> N
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines == [
-        f"error: port {port} on 127.0.0.1 is already in use (stop the other process or set PORT)"
+        f"error: port {port} on 127.0.0.1 is already in use (HTTP API, PORT; stop the other"
+        " process or choose another port)"
     ]
 
 
@@ -235,3 +241,97 @@ def test_embedded_postgres_keeps_data_across_restarts_and_stops_cleanly(tmp_path
         assert (tmp_path / "secrets.json").exists()
     finally:
         assert second.stop() == 0
+
+
+def _invoke(stack: Stack, function: str, event: dict[str, Any]) -> Any:
+    url = f"http://127.0.0.1:{stack.env['LAMBDA_PORT']}/2015-03-31/functions/{function}/invocations"
+    req = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        return json.loads(resp.read())
+
+
+def _ops(stack: Stack, *argv: str) -> str:
+    env = {**stack.env, "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'tools'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "nexus_ops", "--local", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
+def _wait_for_runs(stack: Stack, token: str, count: int, final: set[str]) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 60
+    runs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        _, _, body = stack.call("GET", "/analytics/runs", token=token)
+        runs = body["items"]
+        if len(runs) == count and all(r["status"] in final for r in runs):
+            return runs
+        time.sleep(0.5)
+    raise AssertionError(f"runs did not settle: {runs}")
+
+
+def test_ingestion_pipeline_dead_letter_and_redrive(stack: Stack) -> None:
+    # Given a seller with three sandbox pages, one connected with an expired token
+    _, _, seller = stack.call(
+        "POST", "/auth/register", {"email": "pages@example.com", "password": "a long passphrase"}
+    )
+    token = seller["access_token"]
+    ids = {}
+    for page, page_token in (
+        ("1010", "demo-token-bakery"),
+        ("2020", "demo-token-studio"),
+        ("3030", "demo-token-expired"),
+    ):
+        status, _, integration = stack.call(
+            "POST",
+            "/integrations",
+            {"provider": "facebook", "external_id": page, "name": page, "access_token": page_token},
+            token,
+        )
+        assert status == 201
+        ids[page] = integration["id"]
+    # When the schedule fires (through the Lambda invoke API)
+    fired = _invoke(
+        stack, "IngestFanoutFunction", {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    )
+    assert fired["jobs"] == 3
+    # Then the event source mapping delivers the jobs: two ok, one waiting for a new token
+    runs = _wait_for_runs(stack, token, 3, {"ok", "needs_reauth"})
+    status_by_id = {r["integration_id"]: r["status"] for r in runs}
+    assert status_by_id[ids["3030"]] == "needs_reauth"
+    assert [status_by_id[ids[p]] for p in ("1010", "2020")] == ["ok", "ok"]
+    _, _, metrics = stack.call(
+        "GET", f"/analytics/metrics?integration_id={ids['1010']}", token=token
+    )
+    assert len(metrics["items"]) == 40
+    # And the expired page's job sits in the dead-letter queue, once
+    assert "IngestDeadLetterQueue         1 waiting" in _ops(stack, "queues")
+    # When the seller reconnects and an operator redrives
+    status, _, patched = stack.call(
+        "PATCH", f"/integrations/{ids['3030']}", {"access_token": "demo-token-renewed"}, token
+    )
+    assert patched["status"] == "active"
+    assert "moved 1, kept 0" in _ops(stack, "redrive")
+    # Then the job runs again and succeeds
+    runs = _wait_for_runs(stack, token, 3, {"ok"})
+    assert {r["status"] for r in runs} == {"ok"}
+    assert "IngestDeadLetterQueue         0 waiting" in _ops(stack, "queues")
+
+
+def test_invoke_api_reports_unknown_functions_and_function_errors(stack: Stack) -> None:
+    url = f"http://127.0.0.1:{stack.env['LAMBDA_PORT']}/2015-03-31/functions/Nope/invocations"
+    req = urllib.request.Request(url, data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(req, timeout=10)
+    assert caught.value.code == 404
+    # A malformed SQS event makes the consumer raise: reported as Lambda reports it.
+    url = url.replace("Nope", "IngestMetricsFunction")
+    req = urllib.request.Request(url, data=b'{"Records": [{"bad": 1}]}', method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.headers["X-Amz-Function-Error"] == "Unhandled"

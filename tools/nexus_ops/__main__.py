@@ -19,15 +19,16 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-LOCAL_SQS = "http://127.0.0.1:4566"
-LOCAL_LAMBDA = "http://127.0.0.1:3001"
 
 
 def _client(service: str, args: argparse.Namespace) -> Any:
     import boto3
 
     if args.local:
-        endpoint = LOCAL_LAMBDA if service == "lambda" else LOCAL_SQS
+        port = os.environ.get("LAMBDA_PORT", "3001") if service == "lambda" else os.environ.get(
+            "SQS_PORT", "4566"
+        )
+        endpoint = f"http://127.0.0.1:{port}"
         return boto3.client(
             service,
             endpoint_url=endpoint,
