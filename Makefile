@@ -63,7 +63,7 @@ validate: $(SAM)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
 
 .PHONY: test
-test: venv check-requirements lint validate
+test: venv check-requirements lint validate build
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 .PHONY: local

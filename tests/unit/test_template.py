@@ -117,10 +117,16 @@ def test_only_the_public_routes_skip_the_authorizer() -> None:
     }
 
 
+SECRETS = ("JWT_SECRET", "PASSWORD_PEPPER", "PAYMENT_WEBHOOK_SECRET", "TOKEN_ENCRYPTION_KEY")
+
+
 def test_secrets_come_from_secrets_manager_not_plain_environment(template: dict[str, Any]) -> None:
+    glob = template["Globals"]["Function"]["Environment"]["Variables"]
+    for key in (*SECRETS, "DATABASE_URL"):
+        assert glob.get(key, "") == "", f"Globals set {key} in plain text"
     for name, fn in functions(template).items():
         env = fn["Properties"].get("Environment", {}).get("Variables", {})
-        for key in ("JWT_SECRET", "PASSWORD_PEPPER", "DATABASE_URL"):
+        for key in (*SECRETS, "DATABASE_URL"):
             assert key not in env, f"{name} sets {key} in plain text"
 
 
