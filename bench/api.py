@@ -11,11 +11,9 @@ import functools
 import json
 import os
 import statistics
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -66,24 +64,13 @@ def _time(call: Callable[[], Any], seconds: float) -> tuple[int, float]:
 
 def run(seconds: float = 2.0) -> int:
     warnings.filterwarnings("ignore", module="platformdirs")
-    with tempfile.TemporaryDirectory() as tmp:
-        admin = os.environ.get("DATABASE_URL")
-        server = None
-        if not admin:
-            server = postgres.EmbeddedPostgres(Path(tmp) / "pg", delete_on_stop=True)
-            admin = server.url()
-        url = postgres.ensure_database(admin, "nexus_bench", recreate=True)
-        postgres.migrate_url(url)
+    with postgres.scratch_database("nexus_bench") as url:
         os.environ.update({**SECRETS, "DATABASE_URL": url})
         get_settings.cache_clear()
         try:
             return _run(url, seconds)
         finally:
             db.close()
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS nexus_bench WITH (FORCE)")
-            if server is not None:
-                server.stop()
 
 
 def _run(url: str, seconds: float) -> int:

@@ -11,12 +11,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import uuid
 import warnings
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -241,14 +239,7 @@ def bench_fanout(url: str, count: int = 10_000) -> None:
 def run() -> int:
     warnings.filterwarnings("ignore", module="platformdirs")
     logger.setLevel("WARNING")
-    with tempfile.TemporaryDirectory() as tmp:
-        admin = os.environ.get("DATABASE_URL")
-        server = None
-        if not admin:
-            server = postgres.EmbeddedPostgres(Path(tmp) / "pg", delete_on_stop=True)
-            admin = server.url()
-        url = postgres.ensure_database(admin, "nexus_bench_ingest", recreate=True)
-        postgres.migrate_url(url)
+    with postgres.scratch_database("nexus_bench_ingest") as url:
         os.environ.update({"DATABASE_URL": url})
         get_settings.cache_clear()
         try:
@@ -257,8 +248,4 @@ def run() -> int:
             bench_ingest(url)
         finally:
             db.close()
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS nexus_bench_ingest WITH (FORCE)")
-            if server is not None:
-                server.stop()
     return 0

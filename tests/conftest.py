@@ -29,24 +29,11 @@ TEST_SECRETS = {
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url() -> Iterator[str]:
     """A migrated database of its own on the embedded server or on $DATABASE_URL's."""
-    admin_url = os.environ.get("DATABASE_URL")
-    server = None
-    if not admin_url:
-        server = postgres.EmbeddedPostgres(
-            tmp_path_factory.mktemp("pg") / "data", delete_on_stop=True
-        )
-        admin_url = server.url()
-    name = f"nexus_test_{os.getpid()}"
-    url = postgres.ensure_database(admin_url, name, recreate=True)
-    postgres.migrate_url(url)
-    yield url
-    db.close()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    if server is not None:
-        server.stop()
+    with postgres.scratch_database(f"nexus_test_{os.getpid()}") as url:
+        yield url
+        db.close()
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from moto import mock_aws
 from functions.ingest_fanout import app as fanout_app
 from functions.ingest_metrics import app as metrics_app
 from nexus.settings import get_settings
+from nexus_local.events import sqs_record
 from nexus_local.fake_graph import FakeGraph, FakePage, make_posts
 from tests.conftest import Api, lambda_context
 
@@ -63,7 +64,8 @@ class Queues:
         messages = self.receive(max_messages=max_messages)
         if not messages:
             return [], {"batchItemFailures": []}
-        event = {"Records": [self._record(m) for m in messages]}
+        arn = "arn:aws:sqs:us-east-1:123456789012:IngestQueue"
+        event = {"Records": [sqs_record(m, arn) for m in messages]}
         result = metrics_app.lambda_handler(event, lambda_context("IngestMetricsFunction"))
         failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
         for m in messages:
@@ -77,19 +79,6 @@ class Queues:
             self.sqs.change_message_visibility(
                 QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
             )
-
-    def _record(self, m: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:IngestQueue",
-            "awsRegion": "us-east-1",
-        }
 
 
 @pytest.fixture

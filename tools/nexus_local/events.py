@@ -119,6 +119,24 @@ def valid_partial_response(response: Any, message_ids: set[str]) -> set[str] | N
     return ids
 
 
+def sqs_record(m: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """A ReceiveMessage message as Lambda's SQS event source hands it to a function."""
+    return {
+        "messageId": m["MessageId"],
+        "receiptHandle": m["ReceiptHandle"],
+        "body": m["Body"],
+        "attributes": m.get("Attributes", {}),
+        "messageAttributes": {
+            k: {"stringValue": v.get("StringValue"), "dataType": v.get("DataType")}
+            for k, v in (m.get("MessageAttributes") or {}).items()
+        },
+        "md5OfBody": m.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    }
+
+
 class SqsPoller(threading.Thread):
     def __init__(
         self,
@@ -152,22 +170,6 @@ class SqsPoller(threading.Thread):
                 break
         return messages
 
-    def _record(self, m: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {
-                k: {"stringValue": v.get("StringValue"), "dataType": v.get("DataType")}
-                for k, v in (m.get("MessageAttributes") or {}).items()
-            },
-            "md5OfBody": m.get("MD5OfBody"),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": "us-east-1",
-        }
-
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
@@ -181,7 +183,8 @@ class SqsPoller(threading.Thread):
             ids = {m["MessageId"] for m in messages}
             try:
                 response = self.runtime.invoke(
-                    self.source.function_id, {"Records": [self._record(m) for m in messages]}
+                    self.source.function_id,
+                    {"Records": [sqs_record(m, self.queue_arn) for m in messages]},
                 )
                 retry = (
                     valid_partial_response(response, ids) if self.source.report_failures else set()

@@ -11,6 +11,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,42 +158,41 @@ class FakeGraph:
         if len(parts) == 2 and parts[1] == "posts":
             return self._posts(parts[0], query, token)
         if len(parts) == 2 and parts[1] == "insights":
-            owner = self._post_owner(parts[0])
-            if owner is None:
-                return (
-                    400,
-                    {},
-                    graph_error(
-                        100, "(#100) Unsupported get request.", kind="GraphMethodException"
-                    ),
-                )
-            page, post = owner
-            denied = self._auth(page, token)
-            if denied:
-                return denied
-            status, body = self._insights(post, query.get("metric", "").split(","))
-            return status, self._headers(page), body
+            return self._on_post(
+                parts[0],
+                token,
+                lambda post: self._insights(post, query.get("metric", "").split(",")),
+            )
         if len(parts) == 1:
-            owner = self._post_owner(parts[0])
-            if owner is None:
-                return (
-                    400,
-                    {},
-                    graph_error(
-                        100, "(#100) Unsupported get request.", kind="GraphMethodException"
-                    ),
-                )
-            page, post = owner
-            denied = self._auth(page, token)
-            if denied:
-                return denied
-            status, body = self._render(post, split_fields(query.get("fields", "id")))
-            return status, self._headers(page), body
+            return self._on_post(
+                parts[0],
+                token,
+                lambda post: self._render(post, split_fields(query.get("fields", "id"))),
+            )
         return (
             400,
             {},
             graph_error(100, "(#100) Unknown path components", kind="GraphMethodException"),
         )
+
+    def _on_post(
+        self,
+        post_id: str,
+        token: str | None,
+        answer: Callable[[FakePost], tuple[int, dict[str, Any]]],
+    ) -> tuple[int, dict[str, str], Any]:
+        owner = self._post_owner(post_id)
+        if owner is None:
+            unsupported = graph_error(
+                100, "(#100) Unsupported get request.", kind="GraphMethodException"
+            )
+            return 400, {}, unsupported
+        page, post = owner
+        denied = self._auth(page, token)
+        if denied:
+            return denied
+        status, body = answer(post)
+        return status, self._headers(page), body
 
     def _headers(self, page: FakePage) -> dict[str, str]:
         u = page.app_usage

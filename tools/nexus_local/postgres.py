@@ -7,6 +7,10 @@ restarts, reached over a Unix socket (no TCP port to collide with).
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +59,26 @@ def ensure_database(admin_url: str, name: str, *, recreate: bool = False) -> str
 def migrate_url(url: str) -> list[str]:
     with psycopg.connect(url, autocommit=True) as conn:
         return migrate(conn)
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """A migrated database of its own on $DATABASE_URL's server, or on a temporary embedded
+    server when that is unset; dropped (and the server stopped) afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        admin = os.environ.get("DATABASE_URL")
+        server = None
+        if not admin:
+            server = EmbeddedPostgres(Path(tmp) / "pg", delete_on_stop=True)
+            admin = server.url()
+        url = ensure_database(admin, name, recreate=True)
+        migrate_url(url)
+        try:
+            yield url
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+            if server is not None:
+                server.stop()

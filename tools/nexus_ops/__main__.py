@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-
 def _client(service: str, args: argparse.Namespace) -> Any:
     import boto3
 
     if args.local:
-        port = os.environ.get("LAMBDA_PORT", "3001") if service == "lambda" else os.environ.get(
-            "SQS_PORT", "4566"
+        port = (
+            os.environ.get("LAMBDA_PORT", "3001")
+            if service == "lambda"
+            else os.environ.get("SQS_PORT", "4566")
         )
         endpoint = f"http://127.0.0.1:{port}"
         return boto3.client(

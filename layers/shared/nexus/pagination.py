@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from nexus.errors import ValidationFailed
+from nexus.errors import NotFound, ValidationFailed
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -43,6 +43,15 @@ def decode(value: str | None) -> Cursor | None:
             errors=[{"loc": ["query", "cursor"], "msg": "is not a cursor this API returned"}],
         ) from exc
     return Cursor(created_at=created_at, id=item_id)
+
+
+def require_id(value: str, not_found: str) -> str:
+    """A path id as the canonical UUID string; anything that cannot be one of ours is a
+    404 with ``not_found`` as its detail (never a 422: ids are opaque)."""
+    parsed = parse_id(value)
+    if parsed is None:
+        raise NotFound(not_found)
+    return parsed
 
 
 def parse_id(value: str) -> str | None:

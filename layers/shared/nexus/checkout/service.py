@@ -35,9 +35,7 @@ def _request_hash(body: CheckoutIn) -> str:
 
 def checkout(body: CheckoutIn, idempotency_key: str | None) -> tuple[Order, bool]:
     """The order and whether this call created it."""
-    product_id = pagination.parse_id(body.product_id)
-    if product_id is None:
-        raise NotFound("No such product.")
+    product_id = pagination.require_id(body.product_id, "No such product.")
     digest = _request_hash(body) if idempotency_key is not None else None
     outcome = db.single(
         lambda conn: repo.checkout(
@@ -63,8 +61,8 @@ def checkout(body: CheckoutIn, idempotency_key: str | None) -> tuple[Order, bool
 
 
 def buyer_order(raw_id: str) -> BuyerOrder:
-    order_id = pagination.parse_id(raw_id)
-    row = db.single(lambda conn: repo.buyer_view(conn, order_id)) if order_id else None
+    order_id = pagination.require_id(raw_id, _NO_ORDER)
+    row = db.single(lambda conn: repo.buyer_view(conn, order_id))
     if row is None:
         raise NotFound(_NO_ORDER)
     return BuyerOrder(
@@ -97,9 +95,7 @@ def payment_webhook(raw_body: bytes, signature_header: str | None) -> WebhookRes
             {"loc": ["body", *[str(p) for p in e["loc"]]], "msg": e["msg"]} for e in exc.errors()
         ]
         raise ValidationFailed("The event is not valid.", errors=errors) from exc
-    order_id = pagination.parse_id(event.order_id)
-    if order_id is None:
-        raise NotFound(_NO_ORDER)
+    order_id = pagination.require_id(event.order_id, _NO_ORDER)
     new_status = "paid" if event.type == "payment.succeeded" else "failed"
 
     def apply(conn: db.Conn) -> repo.PaymentOutcome:
@@ -138,15 +134,9 @@ def seller_orders(who: Identity, status: str | None, limit: int, cursor: str | N
 
 
 def seller_order(who: Identity, raw_id: str) -> Order:
-    order_id = pagination.parse_id(raw_id)
-    row = (
-        db.single(
-            lambda conn: repo.seller_get(
-                conn, organization_id=who.organization_id, order_id=order_id
-            )
-        )
-        if order_id
-        else None
+    order_id = pagination.require_id(raw_id, _NO_ORDER)
+    row = db.single(
+        lambda conn: repo.seller_get(conn, organization_id=who.organization_id, order_id=order_id)
     )
     if row is None:
         raise NotFound(_NO_ORDER)

@@ -36,10 +36,7 @@ def _integration(row: dict[str, Any]) -> Integration:
 
 
 def _id(raw: str) -> str:
-    integration_id = pagination.parse_id(raw)
-    if integration_id is None:
-        raise NotFound(_NOT_FOUND)
-    return integration_id
+    return pagination.require_id(raw, _NOT_FOUND)
 
 
 def create(who: Identity, body: IntegrationIn) -> Integration:

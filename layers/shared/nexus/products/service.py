@@ -15,10 +15,7 @@ _NOT_NULL = ("name", "price", "currency")
 
 
 def _product_id(raw: str) -> str:
-    product_id = pagination.parse_id(raw)
-    if product_id is None:
-        raise NotFound(_NOT_FOUND)
-    return product_id
+    return pagination.require_id(raw, _NOT_FOUND)
 
 
 def create(who: Identity, body: ProductIn) -> ProductOut:
