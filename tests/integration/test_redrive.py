@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 import pytest
@@ -105,3 +106,21 @@ def test_on_aws_a_running_move_task_refuses_another() -> None:
     )
     with stub, pytest.raises(RedriveRefused):
         redrive(sqs, dlq_url="dlq", queue_url="q")
+
+
+def test_cli_sync_queues_one_job(queues: Queues, conn: Any) -> None:
+    from nexus.ingest.job import IngestJob
+
+    (org,) = conn.execute(
+        "INSERT INTO organizations (name) VALUES ('o') RETURNING id::text"
+    ).fetchone()
+    (integration,) = conn.execute(
+        "INSERT INTO integrations (organization_id, provider, external_id, name,"
+        " access_token_ciphertext) VALUES (%s, 'facebook', '1', 'P', '\\x00') RETURNING id::text",
+        (org,),
+    ).fetchone()
+    assert cli(["sync", integration, "--date", "2026-11-20"]) == 0
+    (message,) = queues.receive()
+    job = IngestJob.model_validate_json(message["Body"])
+    assert (job.organization_id, job.snapshot_date.isoformat()) == (org, "2026-11-20")
+    assert cli(["sync", "00000000-0000-4000-8000-000000000000"]) == 1

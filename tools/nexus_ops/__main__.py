@@ -7,7 +7,9 @@ Where it acts:
 - otherwise ``INGEST_QUEUE_URL`` / ``INGEST_DLQ_URL`` and boto3's own configuration.
 
 Commands: ``queues`` (depths), ``redrive [--only transient]``, ``fire [--date D]`` (run the
-fan-out now, as the schedule would), ``migrate`` (apply migrations to ``DATABASE_URL``).
+fan-out now, as the schedule would), ``sync ID [--date D]`` (queue one integration's job;
+reads its organization from ``DATABASE_URL``), ``migrate`` (apply migrations to
+``DATABASE_URL``).
 """
 
 from __future__ import annotations
@@ -97,6 +99,38 @@ def _fire(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace, sqs: Any, queue_url: str) -> int:
+    import psycopg
+
+    from nexus.ingest import queue
+    from nexus.ingest.job import IngestJob
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        print("error: set DATABASE_URL to find the integration's organization", file=sys.stderr)
+        return 2
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT organization_id::text FROM integrations"
+            " WHERE id::text = %s AND deleted_at IS NULL",
+            (args.integration_id,),
+        ).fetchone()
+    if row is None:
+        print(f"error: no integration {args.integration_id}", file=sys.stderr)
+        return 1
+    snapshot = args.date or datetime.now(UTC).date().isoformat()
+    job = IngestJob.model_validate(
+        {
+            "integration_id": args.integration_id,
+            "organization_id": row[0],
+            "snapshot_date": snapshot,
+        }
+    )
+    queue.send_jobs([job], sqs=sqs, url=queue_url)
+    print(f"queued {args.integration_id} for {snapshot}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="nexus", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -111,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     redrive.add_argument("--rate", type=int, default=100, help="messages/s for the move task")
     fire = sub.add_parser("fire", help="run the scheduled fan-out now")
     fire.add_argument("--date", help="snapshot date YYYY-MM-DD (default: today, UTC)")
+    sync = sub.add_parser("sync", help="queue one integration's ingestion job now")
+    sync.add_argument("integration_id")
+    sync.add_argument("--date", help="snapshot date YYYY-MM-DD (default: today, UTC)")
     sub.add_parser("migrate", help="apply pending migrations to DATABASE_URL")
     args = parser.parse_args(argv)
 
@@ -126,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sqs = _client("sqs", args)
     queue_url, dlq_url = _queues(args, sqs)
+    if args.command == "sync":
+        return _sync(args, sqs, queue_url)
     if args.command == "queues":
         for name, url in (("IngestQueue", queue_url), ("IngestDeadLetterQueue", dlq_url)):
             visible, in_flight = _depth(sqs, url)
