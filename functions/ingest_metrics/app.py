@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from nexus.ingest import consumer, queue
 from nexus.ingest.job import IngestJob
-from nexus.observability import logger
+from nexus.observability import logger, metrics
 
 # Every failed record is reported, even when all fail: the response stays a partial one.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -34,11 +35,17 @@ def record_handler(record: SQSRecord) -> str:
         queue.send_to_dlq(record.body, error_class="permanent", error_code="invalid_message")
         return "dead-lettered"
     outcome = consumer.process(job, body=record.body, receipt_handle=record.receipt_handle)
+    metrics.add_metric(name=f"IngestJobs_{outcome.status}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="MetricRowsWritten", unit=MetricUnit.Count, value=outcome.rows_written)
     return outcome.status
 
 
+@metrics.log_metrics  # one EMF record per invocation, no API calls
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    retried = len(response.get("batchItemFailures", []))
+    metrics.add_metric(name="IngestJobsRetried", unit=MetricUnit.Count, value=retried)
+    return response
