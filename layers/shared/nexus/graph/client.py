@@ -183,7 +183,8 @@ class GraphClient:
         return body
 
     def _batch(self, relative_urls: list[str]) -> list[tuple[int, Any]]:
-        """Batched GETs (at most 50 per call), answers in order as (code, parsed body)."""
+        """Batched GETs (at most 50 per call), answers in order as (code, parsed body).
+        Relative URLs carry no version: the batch request's own version applies."""
         answers: list[tuple[int, Any]] = []
         for start in range(0, len(relative_urls), BATCH_LIMIT):
             chunk = relative_urls[start : start + BATCH_LIMIT]
@@ -246,7 +247,7 @@ class GraphClient:
     def _probe_metrics(self, post_id: str, names: dict[str, str]) -> set[str]:
         """Which logical metrics Graph rejects, one sub-request each in one batch."""
         urls = [
-            f"{self._version}/{post_id}/insights?metric={graph_name}"
+            f"{post_id}/insights?metric={graph_name}"
             for graph_name in names.values()
         ]
         bad = set()
@@ -291,7 +292,7 @@ class GraphClient:
 
     def _posts_one_by_one(self, plain: list[dict[str, Any]], names: dict[str, str]) -> list[Post]:
         metric_list = ",".join(names.values())
-        urls = [f"{self._version}/{raw.get('id')}/insights?metric={metric_list}" for raw in plain]
+        urls = [f"{raw.get('id')}/insights?metric={metric_list}" for raw in plain]
         posts = []
         for raw, (code, body) in zip(plain, self._batch(urls), strict=True):
             if code >= 400:
