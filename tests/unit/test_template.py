@@ -132,3 +132,28 @@ def test_secrets_come_from_secrets_manager_not_plain_environment(template: dict[
 
 def test_bcrypt_cost_cannot_be_deployed_below_12(template: dict[str, Any]) -> None:
     assert template["Parameters"]["BcryptRounds"]["MinValue"] >= 12
+
+
+def test_api_throttles_and_credential_routes_are_tighter(template: dict[str, Any]) -> None:
+    api = template["Resources"]["HttpApi"]["Properties"]
+    default = template["Parameters"]["ApiRateLimit"]["Default"]
+    for route in ("POST /auth/login", "POST /auth/register"):
+        assert api["RouteSettings"][route]["ThrottlingRateLimit"] < default
+
+
+def test_api_access_logs_are_json_with_retention(template: dict[str, Any]) -> None:
+    import json
+
+    settings = template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]
+    fields = json.loads(settings["Format"])
+    assert {"requestId", "routeKey", "status", "latencyMs"} <= fields.keys()
+    assert settings["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
+    assert template["Resources"]["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {
+        "Ref": "LogRetentionDays"
+    }
+
+
+def test_cors_origins_come_from_a_parameter(template: dict[str, Any]) -> None:
+    cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
+    assert "Authorization" in cors["AllowHeaders"]
