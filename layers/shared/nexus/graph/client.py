@@ -246,10 +246,7 @@ class GraphClient:
 
     def _probe_metrics(self, post_id: str, names: dict[str, str]) -> set[str]:
         """Which logical metrics Graph rejects, one sub-request each in one batch."""
-        urls = [
-            f"{post_id}/insights?metric={graph_name}"
-            for graph_name in names.values()
-        ]
+        urls = [f"{post_id}/insights?metric={graph_name}" for graph_name in names.values()]
         bad = set()
         for (logical, _), (code, body) in zip(names.items(), self._batch(urls), strict=False):
             if code >= 400 and _error_from(body, code).code == 100:
