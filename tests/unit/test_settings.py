@@ -25,3 +25,20 @@ def test_values_are_read_from_upper_case_variables() -> None:
 def test_values_outside_policy_are_refused(name: str, value: str) -> None:
     with pytest.raises(ValidationError):
         load_settings({name: value})
+
+
+def test_on_aws_the_database_password_is_an_iam_token_over_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nexus.db import _conninfo
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x"}.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(
+        {"DB_HOST": "proxy.example.us-east-1.rds.amazonaws.com", "DB_USER": "nexus_app"}
+    )
+    info = _conninfo(settings)
+    assert info["sslmode"] == "require"
+    assert info["user"] == "nexus_app"
+    assert info["password"].startswith("proxy.example.us-east-1.rds.amazonaws.com:5432/?Action=connect")
+    assert "X-Amz-Signature=" in info["password"]

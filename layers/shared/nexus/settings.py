@@ -16,12 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    # Database: DATABASE_URL locally; on AWS the proxy endpoint plus an RDS-style secret.
+    # Database: DATABASE_URL locally; on AWS the RDS Proxy endpoint with IAM authentication
+    # (a short-lived token per connection, TLS required).
     database_url: str | None = None
-    database_secret_arn: str | None = None
     db_host: str | None = None
     db_port: int = 5432
     db_name: str = "nexus"
+    db_user: str | None = None
+    aws_region: str = "us-east-1"
     db_connect_timeout: int = Field(default=5, ge=1, le=30)
     db_retry_after_seconds: int = Field(default=2, ge=1, le=120)
 

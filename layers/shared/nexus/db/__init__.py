@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -30,20 +29,28 @@ Conn = psycopg.Connection[dict[str, Any]]
 _local = threading.local()
 
 
+def _iam_token(settings: Settings) -> str:
+    """An RDS IAM authentication token (valid 15 minutes, signed locally: no network call)."""
+    import boto3
+
+    client = boto3.client("rds", region_name=settings.aws_region)
+    token: str = client.generate_db_auth_token(
+        DBHostname=settings.db_host, Port=settings.db_port, DBUsername=settings.db_user
+    )
+    return token
+
+
 def _conninfo(settings: Settings) -> dict[str, Any]:
     if settings.database_url:
         return {"conninfo": settings.database_url}
-    if settings.database_secret_arn:
-        from aws_lambda_powertools.utilities import parameters
-
-        secret = json.loads(str(parameters.get_secret(settings.database_secret_arn, max_age=300)))
+    if settings.db_host and settings.db_user:
         return {
             "conninfo": "",
-            "host": settings.db_host or secret["host"],
+            "host": settings.db_host,
             "port": settings.db_port,
             "dbname": settings.db_name,
-            "user": secret["username"],
-            "password": secret["password"],
+            "user": settings.db_user,
+            "password": _iam_token(settings),
             "sslmode": "require",
         }
     raise ServiceUnavailable("database is not configured")
