@@ -40,5 +40,7 @@ def test_on_aws_the_database_password_is_an_iam_token_over_tls(
     info = _conninfo(settings)
     assert info["sslmode"] == "require"
     assert info["user"] == "nexus_app"
-    assert info["password"].startswith("proxy.example.us-east-1.rds.amazonaws.com:5432/?Action=connect")
+    assert info["password"].startswith(
+        "proxy.example.us-east-1.rds.amazonaws.com:5432/?Action=connect"
+    )
     assert "X-Amz-Signature=" in info["password"]
