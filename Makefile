@@ -8,9 +8,11 @@ PYENV_ROOT ?= $(HOME)/.pyenv
 PYTHON ?= $(shell if [ -x "$(PYENV_ROOT)/versions/$(PYTHON_VERSION)/bin/python3" ]; then echo "$(PYENV_ROOT)/versions/$(PYTHON_VERSION)/bin/python3"; else command -v python3.13; fi)
 UV_VERSION := 0.13.9
 SAM_VERSION := 1.170.0
+CHECKOV_VERSION := 3.3.30
 TOOLS := .tools
 UV := $(TOOLS)/uv/bin/uv
 SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
@@ -20,7 +22,7 @@ export PATH := $(dir $(PYTHON)):$(PATH)
 .PHONY: help
 help:
 	@echo "make local   start the local stack (HTTP API on 127.0.0.1:3000)"
-	@echo "make test    lint + types + requirements drift + tests + sam validate --lint"
+	@echo "make test    requirements drift, ruff, mypy, cfn-lint, checkov, sam build, all tests"
 	@echo "make bench   cold-start benchmark"
 
 $(PYTHON):
@@ -38,6 +40,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 $(SAM): | $(UV)
 	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/sam
 	VIRTUAL_ENV=$(TOOLS)/sam $(UV) pip install --quiet aws-sam-cli==$(SAM_VERSION)
+
+$(CHECKOV): | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/checkov
+	VIRTUAL_ENV=$(TOOLS)/checkov $(UV) pip install --quiet checkov==$(CHECKOV_VERSION)
 
 .PHONY: venv
 venv: $(VENV)/.synced
@@ -58,9 +64,12 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
+# sam validate --lint runs cfn-lint and fails on any error or warning; checkov fails on any
+# failed check (deliberate exceptions are suppressed in template.yaml with their reason).
 .PHONY: validate
-validate: $(SAM)
+validate: $(SAM) $(CHECKOV)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 .PHONY: test
 test: venv check-requirements lint validate build
