@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
@@ -44,3 +46,40 @@ def test_on_aws_the_database_password_is_an_iam_token_over_tls(
         "proxy.example.us-east-1.rds.amazonaws.com:5432/?Action=connect"
     )
     assert "X-Amz-Signature=" in info["password"]
+
+
+@pytest.mark.parametrize("session_token", [None, "FwoGZXIvYXdzE//session+token="])
+def test_iam_token_signed_here_matches_botocores(
+    monkeypatch: pytest.MonkeyPatch, session_token: str | None
+) -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    import boto3
+
+    from nexus.db.iam import auth_token
+
+    creds = {"access_key": "AKIDEXAMPLE", "secret_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
+    client = boto3.client(
+        "rds",
+        region_name="eu-west-1",
+        aws_access_key_id=creds["access_key"],
+        aws_secret_access_key=creds["secret_key"],
+        aws_session_token=session_token,
+    )
+    theirs = client.generate_db_auth_token(
+        DBHostname="nexus.proxy-abc.eu-west-1.rds.amazonaws.com", Port=5432, DBUsername="app"
+    )
+    stamp = dict(parse_qsl(urlsplit("https://" + theirs).query))["X-Amz-Date"]
+    ours = auth_token(
+        "nexus.proxy-abc.eu-west-1.rds.amazonaws.com",
+        5432,
+        "app",
+        "eu-west-1",
+        session_token=session_token,
+        now=datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC),
+        **creds,
+    )
+    assert urlsplit("https://" + ours).netloc == urlsplit("https://" + theirs).netloc
+    assert dict(parse_qsl(urlsplit("https://" + ours).query)) == dict(
+        parse_qsl(urlsplit("https://" + theirs).query)
+    )

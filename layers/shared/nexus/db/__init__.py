@@ -30,7 +30,17 @@ _local = threading.local()
 
 
 def _iam_token(settings: Settings) -> str:
-    """An RDS IAM authentication token (valid 15 minutes, signed locally: no network call)."""
+    """An RDS IAM authentication token (valid 15 minutes, signed locally: no network call;
+    see nexus.db.iam for why not with boto3)."""
+    from nexus.db.iam import token_from_environment
+
+    assert settings.db_host and settings.db_user
+    signed = token_from_environment(
+        settings.db_host, settings.db_port, settings.db_user, settings.aws_region
+    )
+    if signed is not None:
+        return signed
+    # No credentials in the environment (an operator's profile): boto3's credential chain.
     import boto3
 
     client = boto3.client("rds", region_name=settings.aws_region)
