@@ -164,6 +164,20 @@ class TestIsolation:
             "100",
         )
 
+    def test_a_bad_newest_post_does_not_cost_the_others_their_metrics(
+        self, api: Api, seller: str, queues: Queues, graph: FakeGraph
+    ) -> None:
+        page = graph.pages["222"]
+        newest = max(page.posts, key=lambda p: p.created_time)
+        newest.broken = True  # the post the client samples when it looks for a bad metric
+        connect(api, seller, page)
+        fire_schedule()
+        queues.deliver()
+        rows = metrics(api, seller)
+        assert len(rows) == 7
+        assert all(r["impressions"] is not None for r in rows)
+        assert runs(api, seller)[0]["status"] == "partial"
+
     def test_an_expired_token_goes_to_the_dead_letter_queue_at_once(
         self, api: Api, seller: str, queues: Queues, graph: FakeGraph
     ) -> None:

@@ -278,7 +278,9 @@ class GraphClient:
                     if not plain:
                         return result
                     bad = self._probe_metrics(str(plain[0].get("id")), names)
-                    if not bad:
+                    # Every metric failing on the sample says more about that post than
+                    # about the metrics: fetch post by post so it fails alone.
+                    if not bad or bad == set(names):
                         result.posts = self._posts_one_by_one(plain, names)
                         return result
                     result.unavailable |= bad
