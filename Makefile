@@ -48,15 +48,19 @@ $(CHECKOV): | $(UV)
 .PHONY: venv
 venv: $(VENV)/.synced
 
+EXPORT := $(UV) export --frozen --no-hashes --no-header --no-annotate --format requirements-txt --quiet
+
 .PHONY: requirements
 requirements: | $(UV)
-	$(UV) export --frozen --no-dev --no-hashes --no-header --no-annotate --format requirements-txt -o layers/shared/requirements.txt --quiet
+	$(EXPORT) --no-dev -o layers/shared/requirements.txt
+	$(EXPORT) --only-group crypto -o layers/crypto/requirements.txt
 
 .PHONY: check-requirements
 check-requirements: | $(UV)
-	@$(UV) export --frozen --no-dev --no-hashes --no-header --no-annotate --format requirements-txt --quiet \
-	  | diff -u layers/shared/requirements.txt - \
+	@$(EXPORT) --no-dev | diff -u layers/shared/requirements.txt - \
 	  || { echo "layers/shared/requirements.txt drifted from uv.lock: run 'make requirements'"; exit 1; }
+	@$(EXPORT) --only-group crypto | diff -u layers/crypto/requirements.txt - \
+	  || { echo "layers/crypto/requirements.txt drifted from uv.lock: run 'make requirements'"; exit 1; }
 
 .PHONY: lint
 lint: venv

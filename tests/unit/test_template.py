@@ -233,3 +233,31 @@ def test_checkov_exceptions_say_why(template: dict[str, Any]) -> None:
     for name, res in template["Resources"].items():
         for skip in ((res.get("Metadata") or {}).get("checkov") or {}).get("skip", []):
             assert len(skip["comment"]) > 30, f"{name} {skip['id']}"
+
+
+def test_functions_that_encrypt_carry_the_crypto_layer_and_no_others(
+    template: dict[str, Any],
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    for name, fn in parse().functions.items():
+        probe = (
+            "import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('h', {str(fn.module_path)!r})\n"
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            "print('nexus.crypto' in sys.modules)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT / "layers/shared"), "PATH": "/usr/bin:/bin"},
+        )
+        encrypts = out.stdout.strip() == "True"
+        layers = template["Resources"][name]["Properties"].get("Layers", [])
+        assert encrypts == ({"Ref": "CryptoLayer"} in layers), name
