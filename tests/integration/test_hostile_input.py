@@ -159,3 +159,37 @@ def test_unsigned_webhook_is_401_whatever_the_body(api: Api) -> None:
         "POST", "/webhooks/payments", body=b"{", headers={"content-type": "application/json"}
     )
     assert_clean(reply, 401)
+
+
+LONE_SURROGATE = '"\\ud800"'  # a valid JSON escape that is no valid Unicode text
+
+
+@pytest.mark.parametrize(
+    "path,template",
+    [
+        ("/auth/login", '{"email": "a@example.com", "password": %s}'),
+        ("/auth/register", '{"email": "a@example.com", "password": %s}'),
+        ("/auth/register", '{"email": "a@example.com", "password": "long enough", "name": %s}'),
+        ("/checkout", '{"product_id": %s, "email": "a@example.com"}'),
+    ],
+)
+def test_lone_surrogates_are_422_not_a_crash(api: Api, path: str, template: str) -> None:
+    body = template.replace("%s", LONE_SURROGATE)
+    reply = api.request("POST", path, body=body, headers={"content-type": "application/json"})
+    assert_clean(reply, 422)
+
+
+def test_lone_surrogates_in_seller_fields_are_422(api: Api) -> None:
+    token = api.seller("surrogate@example.com")
+    for path, body in [
+        ("/products", f'{{"name": {LONE_SURROGATE}, "price": 1}}'),
+        (
+            "/integrations",
+            '{"provider": "facebook", "external_id": "1", "name": "P",'
+            f' "access_token": {LONE_SURROGATE}}}',
+        ),
+    ]:
+        reply = api.request(
+            "POST", path, body=body, headers={"content-type": "application/json"}, token=token
+        )
+        assert_clean(reply, 422)

@@ -111,7 +111,10 @@ def test_sync_queues_one_job(api: Api, seller: str, queues: Queues) -> None:
     assert json.loads(message["Body"])["schema_version"] == 1
 
 
-@pytest.mark.parametrize("body", [{"date": "2026-13-01"}, {"date": "2999-01-01"}, {"date": 5}])
+@pytest.mark.parametrize(
+    "body",
+    [{"date": "2026-13-01"}, {"date": "2999-01-01"}, {"date": 5}, {"date": "0001-01-01"}],
+)
 def test_sync_with_a_bad_date_is_422(api: Api, seller: str, queues: Queues, body: Any) -> None:
     integration = create(api, seller).json()
     reply = api.post(f"/integrations/{integration['id']}/sync", json_body=body, token=seller)
@@ -132,6 +135,7 @@ def test_sync_of_a_disabled_integration_is_409(api: Api, seller: str, queues: Qu
         "from=2025-01-01&to=2026-11-01",
         "from=yesterday",
         "integration_id=not-a-uuid",
+        "to=0001-01-05&from=0001-01-06",
     ],
 )
 def test_analytics_ranges_are_validated(api: Api, seller: str, query: str) -> None:
@@ -141,4 +145,12 @@ def test_analytics_ranges_are_validated(api: Api, seller: str, query: str) -> No
 
 def test_analytics_of_an_unknown_integration_is_empty(api: Api, seller: str) -> None:
     reply = api.get(f"/analytics/metrics?integration_id={uuid.uuid4()}", token=seller)
+    assert (reply.status, reply.json()) == (200, {"items": []})
+
+
+@pytest.mark.parametrize("route", ["metrics", "runs"])
+def test_default_range_near_the_first_representable_day_does_not_overflow(
+    api: Api, seller: str, route: str
+) -> None:
+    reply = api.get(f"/analytics/{route}?to=0001-01-05", token=seller)
     assert (reply.status, reply.json()) == (200, {"items": []})

@@ -5,13 +5,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, StringConstraints
 
-from nexus.models.common import ApiModel, Email, Name, OutModel, no_nul
+from nexus.models.common import ApiModel, Email, Name, OutModel, plain_text
 
 OrderStatus = Literal["pending", "paid", "failed"]
 
 
 class CheckoutIn(ApiModel):
-    product_id: Annotated[str, StringConstraints(max_length=64), AfterValidator(no_nul)]
+    product_id: Annotated[str, StringConstraints(max_length=64), AfterValidator(plain_text)]
     email: Email
     name: Name | None = None
 
@@ -49,10 +49,10 @@ class BuyerOrder(OutModel):
 
 class PaymentEvent(ApiModel):
     event_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul)
+        str, StringConstraints(min_length=1, max_length=255), AfterValidator(plain_text)
     ]
     type: Literal["payment.succeeded", "payment.failed"]
-    order_id: Annotated[str, StringConstraints(max_length=64), AfterValidator(no_nul)]
+    order_id: Annotated[str, StringConstraints(max_length=64), AfterValidator(plain_text)]
 
 
 class WebhookResult(OutModel):

@@ -5,12 +5,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from nexus.models.common import AccessToken, ApiModel, OutModel, RequiredName, no_nul
+from nexus.models.common import AccessToken, ApiModel, OutModel, RequiredName, plain_text
 
 ExternalId = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
-    AfterValidator(no_nul),
+    AfterValidator(plain_text),
 ]
 IntegrationStatus = Literal["active", "needs_reauth", "disabled"]
 RunStatus = Literal["ok", "partial", "deferred", "needs_reauth", "failed"]

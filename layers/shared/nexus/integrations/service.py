@@ -115,10 +115,12 @@ def sync(who: Identity, raw_id: str, body: SyncIn | None) -> Queued:
     if row["status"] != "active":
         raise Conflict(f"The integration is {row['status']}; it cannot be synced now.")
     snapshot = (body.date if body and body.date else None) or datetime.now(UTC).date()
-    if snapshot > datetime.now(UTC).date():
+    today = datetime.now(UTC).date()
+    if not today - timedelta(days=MAX_RANGE_DAYS) <= snapshot <= today:
+        # Graph reports lifetime values as of now: a snapshot is meaningful for recent days.
         raise ValidationFailed(
             "The request is not valid.",
-            errors=[{"loc": ["body", "date"], "msg": "must not be in the future"}],
+            errors=[{"loc": ["body", "date"], "msg": "must be within the last 366 days"}],
         )
     job = IngestJob(
         integration_id=integration_id,
@@ -131,7 +133,8 @@ def sync(who: Identity, raw_id: str, body: SyncIn | None) -> Queued:
 
 def _range(start: date | None, end: date | None) -> tuple[date, date]:
     end = end or datetime.now(UTC).date()
-    start = start or end - timedelta(days=27)
+    # date.min + 27 days has no 27 days before it: clamp instead of overflowing.
+    start = start or max(end, date.min + timedelta(days=27)) - timedelta(days=27)
     if start > end:
         raise ValidationFailed(
             "The request is not valid.",

@@ -11,35 +11,41 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, St
 _EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
 
 
-def no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it as invalid input rather than fail in SQL.
+def plain_text(value: str) -> str:
+    """Text that can be stored and hashed: PostgreSQL text cannot hold NUL, and a lone
+    surrogate (valid as a JSON escape, "\\ud800") cannot be encoded as UTF-8. Refused here
+    as invalid input rather than failing later in SQL or in the password hash."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from exc
     return value
 
 
-def _secret_no_nul(value: SecretStr) -> SecretStr:
-    no_nul(value.get_secret_value())
+def _secret_plain_text(value: SecretStr) -> SecretStr:
+    plain_text(value.get_secret_value())
     return value
 
 
 def _email(value: str) -> str:
-    value = value.strip()
+    value = plain_text(value).strip()
     if len(value) > 254 or not _EMAIL_RE.fullmatch(value):
         raise ValueError("is not a valid e-mail address")
     return value
 
 
-Text = Annotated[str, AfterValidator(no_nul)]
+Text = Annotated[str, AfterValidator(plain_text)]
 Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(no_nul)
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(plain_text)
 ]
 # Required names: not blank once trimmed.
 RequiredName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(no_nul),
+    AfterValidator(plain_text),
 ]
 
 
@@ -67,7 +73,7 @@ Currency = Annotated[str, StringConstraints(max_length=3), AfterValidator(_curre
 
 # Secrets: shown as '**********' in any repr or log line (Powertools logs a route's
 # arguments at DEBUG); read with get_secret_value().
-Password = Annotated[SecretStr, Field(max_length=1024), AfterValidator(_secret_no_nul)]
+Password = Annotated[SecretStr, Field(max_length=1024), AfterValidator(_secret_plain_text)]
 AccessToken = Annotated[
-    SecretStr, Field(min_length=1, max_length=4096), AfterValidator(_secret_no_nul)
+    SecretStr, Field(min_length=1, max_length=4096), AfterValidator(_secret_plain_text)
 ]

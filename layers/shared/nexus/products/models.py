@@ -5,9 +5,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from nexus.models.common import ApiModel, Currency, OutModel, RequiredName, no_nul
+from nexus.models.common import ApiModel, Currency, OutModel, RequiredName, plain_text
 
-Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(no_nul)]
+Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(plain_text)]
 # Integer cents; strict mode refuses 10.0, "10" and true rather than coercing or rounding.
 Price = Annotated[int, Field(ge=1, le=100_000_000)]
 
