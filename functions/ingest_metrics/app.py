@@ -16,10 +16,8 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
-from nexus.ingest import consumer, queue
-from nexus.ingest.job import IngestJob
+from nexus.ingest import consumer
 from nexus.observability import logger, metrics
 
 # Every failed record is reported, even when all fail: the response stays a partial one.
@@ -27,14 +25,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 
 def record_handler(record: SQSRecord) -> str:
-    try:
-        job = IngestJob.model_validate_json(record.body)
-    except ValidationError:
-        # It can never succeed: park it for an operator at once, unchanged.
-        logger.error("malformed ingest job dead-lettered", extra={"message_id": record.message_id})
-        queue.send_to_dlq(record.body, error_class="permanent", error_code="invalid_message")
-        return "dead-lettered"
-    outcome = consumer.process(job, body=record.body, receipt_handle=record.receipt_handle)
+    outcome = consumer.handle_message(record.body, receipt_handle=record.receipt_handle)
     metrics.add_metric(name=f"IngestJobs_{outcome.status}", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="MetricRowsWritten", unit=MetricUnit.Count, value=outcome.rows_written)
     return outcome.status

@@ -61,7 +61,6 @@ class Settings(BaseModel):
     ingest_window_days: int = Field(default=28, ge=1, le=93)
     ingest_queue_url: str | None = None
     ingest_dlq_url: str | None = None
-    ingest_max_receive_count: int = Field(default=5, ge=1)
 
     # Bodies above this are refused with 413 before any parsing.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from nexus import crypto, db
 from nexus.graph.client import GraphClient, PageResult, make_session
 from nexus.graph.errors import ErrorClass, GraphError
@@ -57,6 +59,18 @@ def window(snapshot: Any, days: int) -> tuple[int, int]:
     end = datetime.combine(snapshot + timedelta(days=1), time(), tzinfo=UTC)
     start = end - timedelta(days=days)
     return int(start.timestamp()), int(end.timestamp())
+
+
+def handle_message(body: str, *, receipt_handle: str | None = None) -> Outcome:
+    """One SQS message: a job to process, or a malformed body that can never succeed and is
+    parked in the dead-letter queue at once, unchanged."""
+    try:
+        job = IngestJob.model_validate_json(body)
+    except ValidationError:
+        logger.error("malformed ingest job dead-lettered")
+        queue.send_to_dlq(body, error_class="permanent", error_code="invalid_message")
+        return Outcome(status="dead-lettered")
+    return process(job, body=body, receipt_handle=receipt_handle)
 
 
 def process(

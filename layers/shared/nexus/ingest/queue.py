@@ -6,7 +6,7 @@ stand in for AWS without code changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from nexus.errors import ServiceUnavailable
@@ -83,14 +83,3 @@ def hold(receipt_handle: str, seconds: int, *, sqs: Any = None, url: str | None 
         ReceiptHandle=receipt_handle,
         VisibilityTimeout=max(0, min(seconds, 43_200)),
     )
-
-
-def chunks[T](items: Iterable[T], size: int) -> Iterable[list[T]]:
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
