@@ -9,9 +9,6 @@ from nexus.db import Conn, keyset
 from nexus.pagination import Cursor
 
 _ORDER_COLUMNS = "id::text, product_id::text, email, name, status, amount, currency, created_at"
-_ORDER = (
-    "o.id::text, o.product_id::text, o.email, o.name, o.status, o.amount, o.currency, o.created_at"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +71,7 @@ def checkout(
 
 def by_idempotency_key(conn: Conn, key: str) -> CheckoutOutcome:
     row = conn.execute(
-        f"SELECT {_ORDER}, o.request_hash FROM orders o WHERE o.idempotency_key = %s",  # noqa: S608
+        f"SELECT {_ORDER_COLUMNS}, request_hash FROM orders WHERE idempotency_key = %s",  # noqa: S608
         (key,),
     ).fetchone()
     if row is None:
@@ -110,7 +107,7 @@ def seller_page(
 
 def seller_get(conn: Conn, *, organization_id: str, order_id: str) -> dict[str, Any] | None:
     return conn.execute(
-        f"SELECT {_ORDER} FROM orders o WHERE o.id = %s AND o.organization_id = %s",  # noqa: S608
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = %s AND organization_id = %s",  # noqa: S608
         (order_id, organization_id),
     ).fetchone()
 

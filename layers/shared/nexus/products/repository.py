@@ -26,9 +26,9 @@ def create(
     currency: str,
 ) -> dict[str, Any]:
     row = conn.execute(
-        "INSERT INTO products (organization_id, created_by, name, description, price, currency)"
+        "INSERT INTO products (organization_id, created_by, name, description, price, currency)"  # noqa: S608 - constant columns
         " VALUES (%s, %s, %s, %s, %s, %s)"
-        " RETURNING id::text, name, description, price, currency, created_at, updated_at",
+        f" RETURNING {_COLUMNS}",
         (organization_id, user_id, name, description, price, currency),
     ).fetchone()
     assert row is not None
@@ -51,7 +51,7 @@ def page(
 
 def get(conn: Conn, *, organization_id: str, product_id: str) -> dict[str, Any] | None:
     return conn.execute(
-        "SELECT id::text, name, description, price, currency, created_at, updated_at"
+        f"SELECT {_COLUMNS}"  # noqa: S608 - constant column list
         " FROM products WHERE id = %s AND organization_id = %s AND deleted_at IS NULL",
         (product_id, organization_id),
     ).fetchone()
