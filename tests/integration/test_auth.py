@@ -8,7 +8,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from tests.conftest import Api, assert_problem
+from tests.support.api import Api, assert_problem
 
 STRONG = "correct horse battery staple"
 

@@ -16,7 +16,7 @@ from nexus.checkout.signature import sign
 from nexus_local.apigw import Gateway
 from nexus_local.runtime import Runtime
 from nexus_local.template import parse
-from tests.conftest import TEST_SECRETS, Api, Reply, assert_problem
+from tests.support.api import TEST_SECRETS, Api, Reply, assert_problem
 
 SECRET = TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"]
 

@@ -12,7 +12,7 @@ import pytest
 
 from functions.auth import app as auth_app
 from nexus.settings import get_settings
-from tests.conftest import lambda_context
+from tests.support.api import lambda_context
 
 LOGIN = json.dumps({"email": "a@example.com", "password": "correct horse battery"})
 

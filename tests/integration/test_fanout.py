@@ -11,7 +11,7 @@ import pytest
 
 from nexus.ingest import fanout, queue
 from nexus.ingest.job import IngestJob
-from tests.integration.conftest import Queues, fire_schedule
+from tests.support.queues import Queues, fire_schedule
 
 
 def seed_integrations(conn: Any, count: int, *, inactive: int = 0) -> None:

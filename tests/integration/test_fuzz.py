@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 
 from nexus_local.openapi import generate
 from nexus_local.template import Route, parse
-from tests.conftest import Api, Reply
+from tests.support.api import Api, Reply
 
 ROUTES = parse().routes
 SPEC = generate()

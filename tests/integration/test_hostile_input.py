@@ -12,7 +12,7 @@ import pytest
 from functions.auth import app as auth_app
 from nexus.checkout.signature import sign
 from nexus_local.template import parse
-from tests.conftest import TEST_SECRETS, Api, lambda_context
+from tests.support.api import TEST_SECRETS, Api, lambda_context
 
 ROUTES = [("POST", "/auth/register"), ("POST", "/auth/login")]
 BODY_ROUTES = [

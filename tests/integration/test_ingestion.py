@@ -12,8 +12,8 @@ import pytest
 
 from nexus.graph import catalogue
 from nexus_local.fake_graph import FakeGraph, FakePage, make_posts
-from tests.conftest import Api
-from tests.integration.conftest import MAX_RECEIVE, Queues, connect, fire_schedule
+from tests.support.api import Api
+from tests.support.queues import MAX_RECEIVE, Queues, connect, fire_schedule
 
 TODAY = datetime.now(UTC).date().isoformat()
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from nexus.ingest.job import IngestJob
-from tests.conftest import Api, assert_problem
-from tests.integration.conftest import Queues
+from tests.support.api import Api, assert_problem
+from tests.support.queues import Queues
 
 BODY = {"provider": "facebook", "external_id": "555", "name": "Shop", "access_token": "tok-555"}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, assert_problem
+from tests.support.api import Api, assert_problem
 
 
 @pytest.fixture

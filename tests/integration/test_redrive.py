@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from nexus_ops.__main__ import main as cli
 from nexus_ops.redrive import RedriveRefused, redrive
 
-from tests.integration.conftest import Queues
+from tests.support.queues import Queues
 
 
 def park(queues: Queues, body: str, error_class: str | None) -> None:

@@ -17,7 +17,7 @@ from functions.auth import app as auth_app
 from functions.checkout import app as checkout_app
 from functions.products import app as products_app
 from nexus import db
-from tests.conftest import Api, lambda_context
+from tests.support.api import Api, lambda_context
 
 
 def count_round_trips(call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
@@ -128,7 +128,7 @@ def test_one_round_trip(api: Api, seller: dict[str, Any], make_event: Any, case:
 
 def test_webhook_is_one_transaction(api: Api, seller: dict[str, Any], make_event: Any) -> None:
     from nexus.checkout.signature import sign
-    from tests.conftest import TEST_SECRETS
+    from tests.support.api import TEST_SECRETS
 
     body = {"product_id": seller["product"]["id"], "email": "b@example.com"}
     # One order to warm up on, one to measure.

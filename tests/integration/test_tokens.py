@@ -14,7 +14,7 @@ import pytest
 
 from functions.authorizer import app as authorizer
 from nexus.auth import tokens
-from tests.conftest import TEST_SECRETS, Api, lambda_context
+from tests.support.api import TEST_SECRETS, Api, lambda_context
 
 KEY = TEST_SECRETS["JWT_SECRET"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from nexus.errors import Conflict, TooManyRequests
 from nexus.http import create_app, handle
-from tests.conftest import lambda_context
+from tests.support.api import lambda_context
 
 
 def _app() -> Any:

@@ -241,7 +241,7 @@ def test_functions_that_encrypt_carry_the_crypto_layer_and_no_others(
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.api import ROOT
 
     for name, fn in parse().functions.items():
         probe = (
