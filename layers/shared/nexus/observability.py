@@ -1,25 +1,17 @@
-"""Powertools Logger and Metrics, created once; the Tracer only on demand.
+"""Powertools Logger and Metrics, created once per execution environment.
 
-``Tracer()`` loads the X-Ray SDK (225-364 ms measured here), so API handlers and the
-authorizer never create it; Lambda's active tracing still records their segments.
+No function creates a Powertools ``Tracer``: it loads the X-Ray SDK (225-364 ms measured
+here) and nothing here adds subsegments; Lambda's active tracing (``Tracing: Active``)
+records every invocation without it. The service name comes from ``POWERTOOLS_SERVICE_NAME``
+(set per function by the template); the metrics namespace is a constant because the
+template's dashboard and alarms name it.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import TYPE_CHECKING
-
 from aws_lambda_powertools import Logger, Metrics
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
+METRICS_NAMESPACE = "NexusSales"
 
-logger = Logger(service="nexus", log_uncaught_exceptions=True)
-metrics = Metrics(namespace="NexusSales", service="nexus")
-
-
-@lru_cache(maxsize=1)
-def get_tracer() -> Tracer:
-    from aws_lambda_powertools import Tracer
-
-    return Tracer(service="nexus")
+logger = Logger(log_uncaught_exceptions=True)
+metrics = Metrics(namespace=METRICS_NAMESPACE)
