@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.auth import service
 from nexus.auth.models import LoginIn, RegisterIn, RegisterOut, TokenOut, UserOut
-from nexus.http import create_app, handle, identity, responses
+from nexus.http import Caller, create_app, handle, responses
 from nexus.observability import logger
 
 app = create_app()
 
 
-@app.post("/auth/register", responses=responses(201, errors=(400, 409, 413, 422, 503)))
-def register(body: RegisterIn) -> Response[RegisterOut]:
-    return Response(
-        status_code=201, content_type=content_types.APPLICATION_JSON, body=service.register(body)
-    )
+@app.post(
+    "/auth/register", status_code=201, responses=responses(201, errors=(400, 409, 413, 422, 503))
+)
+def register(body: RegisterIn) -> RegisterOut:
+    return service.register(body)
 
 
 @app.post("/auth/login", responses=responses(200, errors=(400, 401, 413, 422, 429, 503)))
@@ -28,8 +27,8 @@ def login(body: LoginIn) -> TokenOut:
 
 
 @app.get("/auth/me", responses=responses(200, errors=(404, 503)))
-def me() -> UserOut:
-    return service.me(identity(app).user_id)
+def me(who: Caller) -> UserOut:
+    return service.me(who.user_id)
 
 
 @logger.inject_lambda_context(clear_state=True)

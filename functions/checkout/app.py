@@ -3,8 +3,7 @@ order views (bearer)."""
 
 from __future__ import annotations
 
-import base64
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
@@ -16,12 +15,13 @@ from nexus.checkout.models import (
     CheckoutIn,
     Order,
     OrderPage,
+    OrderStatus,
     PaymentEvent,
     WebhookResult,
 )
-from nexus.http import create_app, handle, identity, responses
+from nexus.http import Caller, create_app, handle, responses
 from nexus.observability import logger
-from nexus.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from nexus.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorParam
 from nexus.products import service as products
 from nexus.products.models import StoreProductOut
 
@@ -43,6 +43,7 @@ def checkout(
     ] = None,
 ) -> Response[Order]:
     order, created = service.checkout(body, idempotency_key)
+    # The one route whose status depends on the outcome (a replayed key answers 200).
     return Response(
         status_code=201 if created else 200,
         content_type=content_types.APPLICATION_JSON,
@@ -63,24 +64,23 @@ def buyer_order(order_id: str) -> BuyerOrder:
 def payment_webhook(
     x_signature: Annotated[str | None, Header(alias="x-signature", max_length=1024)] = None,
 ) -> WebhookResult:
-    event = app.current_event
-    raw = event.body or ""
-    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
-    return service.payment_webhook(body, x_signature)
+    # nexus.http.handle has already decoded a base64 body; the signature covers these bytes.
+    return service.payment_webhook((app.current_event.body or "").encode(), x_signature)
 
 
 @app.get("/orders", responses=responses(200, errors=(422, 503)))
 def seller_orders(
+    who: Caller,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-    status: Annotated[Literal["pending", "paid", "failed"] | None, Query()] = None,
+    cursor: Annotated[CursorParam | None, Query()] = None,
+    status: Annotated[OrderStatus | None, Query()] = None,
 ) -> OrderPage:
-    return service.seller_orders(identity(app), status, limit, cursor)
+    return service.seller_orders(who, status, limit, cursor)
 
 
 @app.get("/orders/<order_id>", responses=responses(200, errors=(404, 503)))
-def seller_order(order_id: str) -> Order:
-    return service.seller_order(identity(app), order_id)
+def seller_order(order_id: str, who: Caller) -> Order:
+    return service.seller_order(who, order_id)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,47 +4,45 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nexus.http import create_app, handle, identity, responses
+from nexus.http import Caller, create_app, handle, responses
 from nexus.observability import logger
-from nexus.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from nexus.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorParam
 from nexus.products import service
 from nexus.products.models import ProductIn, ProductOut, ProductPage, ProductPatch
 
 app = create_app()
 
 
-@app.post("/products", responses=responses(201, errors=(400, 413, 422, 503)))
-def create_product(body: ProductIn) -> Response[ProductOut]:
-    product = service.create(identity(app), body)
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=product)
+@app.post("/products", status_code=201, responses=responses(201, errors=(400, 404, 413, 422, 503)))
+def create_product(body: ProductIn, who: Caller) -> ProductOut:
+    return service.create(who, body)
 
 
 @app.get("/products", responses=responses(200, errors=(422, 503)))
 def list_products(
+    who: Caller,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[CursorParam | None, Query()] = None,
 ) -> ProductPage:
-    return service.list_page(identity(app), limit, cursor)
+    return service.list_page(who, limit, cursor)
 
 
 @app.get("/products/<product_id>", responses=responses(200, errors=(404, 503)))
-def get_product(product_id: str) -> ProductOut:
-    return service.get(identity(app), product_id)
+def get_product(product_id: str, who: Caller) -> ProductOut:
+    return service.get(who, product_id)
 
 
 @app.patch("/products/<product_id>", responses=responses(200, errors=(400, 404, 413, 422, 503)))
-def update_product(product_id: str, body: ProductPatch) -> ProductOut:
-    return service.update(identity(app), product_id, body)
+def update_product(product_id: str, body: ProductPatch, who: Caller) -> ProductOut:
+    return service.update(who, product_id, body)
 
 
-@app.delete("/products/<product_id>", responses=responses(204, errors=(404, 503)))
-def delete_product(product_id: str) -> Response[None]:
-    service.delete(identity(app), product_id)
-    return Response(status_code=204)
+@app.delete("/products/<product_id>", status_code=204, responses=responses(204, errors=(404, 503)))
+def delete_product(product_id: str, who: Caller) -> None:
+    service.delete(who, product_id)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -3,6 +3,7 @@ place that turns them (and framework errors) into RFC 9457 problem+json response
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 PROBLEM_TYPE_BASE = "https://nexus-sales.dev/problems/"
@@ -52,6 +53,28 @@ class PayloadTooLarge(NexusError):
 
 class ValidationFailed(NexusError):
     status, title, slug = 422, "Unprocessable Content", "validation"
+
+    @classmethod
+    def from_pydantic(
+        cls,
+        errors: Iterable[Mapping[str, Any]],
+        *,
+        prefix: tuple[str, ...] = (),
+        detail: str = "The request is not valid.",
+    ) -> NexusError:
+        """The one translation of pydantic's errors into problem ``errors``: only ``loc`` and
+        ``msg`` (pydantic's ``input`` could echo a password back). Malformed JSON is a 400."""
+        listed = list(errors)
+        if any(e.get("type") == "json_invalid" for e in listed):
+            return BadRequest("The request body is not valid JSON.")
+        details = [
+            {
+                "loc": [*prefix, *(p if isinstance(p, int) else str(p) for p in e.get("loc", ()))],
+                "msg": str(e.get("msg", "invalid")),
+            }
+            for e in listed
+        ]
+        return cls(detail, errors=details)
 
 
 class TooManyRequests(NexusError):

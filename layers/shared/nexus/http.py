@@ -4,8 +4,8 @@
   maps every error, domain or framework, to RFC 9457 problem+json in this one place.
 - :func:`handle` guards the raw event before routing: body size (413), content type and
   encoding (400).
-- :func:`identity` reads the caller from the Lambda authorizer's context: the only place a
-  protected handler learns who is calling.
+- :data:`Caller` is the dependency (Powertools ``Depends``) that reads the caller from the
+  Lambda authorizer's context: the only place a protected handler learns who is calling.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ import base64
 import binascii
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any, cast
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.request import Request
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.errors import (
-    PROBLEM_TYPE_BASE,
     BadRequest,
     NexusError,
     NotFound,
@@ -92,19 +93,6 @@ def problem_from(exc: NexusError) -> Response[str]:
     )
 
 
-def _loc(raw: Any) -> list[str | int]:
-    return [part if isinstance(part, int) else str(part) for part in raw]
-
-
-def _validation_problem(exc: RequestValidationError) -> Response[str]:
-    errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return problem_from(BadRequest("The request body is not valid JSON."))
-    # Only loc and msg: pydantic's "input" could echo a password back.
-    details = [{"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", "invalid"))} for e in errors]
-    return problem_from(ValidationFailed("The request is not valid.", errors=details))
-
-
 def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -114,7 +102,7 @@ def create_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[str]:
-        return _validation_problem(exc)
+        return problem_from(ValidationFailed.from_pydantic(exc.errors()))
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _content_type(exc: RequestUnsupportedContentType) -> Response[str]:
@@ -156,6 +144,16 @@ def _guard(event: dict[str, Any]) -> NexusError | None:
     return None
 
 
+def _no_content(result: dict[str, Any]) -> dict[str, Any]:
+    """A 204 has no body (the resolver would serialise the handler's None as "null")."""
+    if result.get("statusCode") == HTTPStatus.NO_CONTENT:
+        result["body"] = ""
+        result["headers"] = {
+            k: v for k, v in (result.get("headers") or {}).items() if k.lower() != "content-type"
+        }
+    return result
+
+
 def handle(
     app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext
 ) -> dict[str, Any]:
@@ -170,11 +168,13 @@ def handle(
             "body": response.body,
             "isBase64Encoded": False,
         }
-    return app.resolve(event, context)
+    return _no_content(app.resolve(event, context))
 
 
-def identity(app: APIGatewayHttpResolver) -> Identity:
-    ctx = app.current_event.request_context.authorizer.get_lambda
+def caller(request: Request) -> Identity:
+    """The caller the Lambda authorizer vouched for (its context: user and organization)."""
+    event = cast(APIGatewayProxyEventV2, request.resolved_event)
+    ctx = event.request_context.authorizer.get_lambda or {}
     user_id, org_id = ctx.get("user_id"), ctx.get("organization_id")
     if not user_id or not org_id:
         # Only reachable if a route was deployed without the authorizer.
@@ -182,4 +182,4 @@ def identity(app: APIGatewayHttpResolver) -> Identity:
     return Identity(user_id=str(user_id), organization_id=str(org_id))
 
 
-__all__ = ["PROBLEM_TYPE_BASE", "Identity", "create_app", "handle", "identity", "problem"]
+Caller = Annotated[Identity, Depends(caller)]

@@ -6,20 +6,28 @@ import base64
 import binascii
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from nexus.errors import NotFound, ValidationFailed
+from pydantic import PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from nexus.errors import NotFound
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_CURSOR_LENGTH = 512
 
 
-@dataclass(frozen=True, slots=True)
 class Cursor:
-    created_at: datetime
-    id: str
+    """A decoded cursor: the (created_at, id) of the last item of the previous page. A plain
+    class, so OpenAPI documents the parameter as the opaque string it is."""
+
+    __slots__ = ("created_at", "id")
+
+    def __init__(self, created_at: datetime, id: str) -> None:
+        self.created_at = created_at
+        self.id = id
 
 
 def encode(created_at: datetime, item_id: str) -> str:
@@ -27,10 +35,11 @@ def encode(created_at: datetime, item_id: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode(value: str | None) -> Cursor | None:
-    if value is None or value == "":
-        return None
+def decode(value: str) -> Cursor:
+    """A cursor this API issued, or a validation error (``is not a cursor this API returned``)."""
     try:
+        if len(value) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
         padded = value + "=" * (-len(value) % 4)
         data: Any = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         created_at = datetime.fromisoformat(data["t"])
@@ -38,11 +47,24 @@ def decode(value: str | None) -> Cursor | None:
         if created_at.tzinfo is None:
             raise ValueError("naive timestamp")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError) as exc:
-        raise ValidationFailed(
-            "The cursor is not valid.",
-            errors=[{"loc": ["query", "cursor"], "msg": "is not a cursor this API returned"}],
-        ) from exc
+        raise PydanticCustomError("cursor", "is not a cursor this API returned") from exc
     return Cursor(created_at=created_at, id=item_id)
+
+
+def _cursor(value: Any) -> Cursor:
+    if isinstance(value, Cursor):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("cursor", "is not a cursor this API returned")
+    return decode(value)
+
+
+# A query parameter: the opaque string in OpenAPI, a decoded Cursor in the handler.
+CursorParam = Annotated[
+    Cursor,
+    PlainValidator(_cursor),
+    WithJsonSchema({"type": "string", "maxLength": MAX_CURSOR_LENGTH}),
+]
 
 
 def require_id(value: str, not_found: str) -> str:

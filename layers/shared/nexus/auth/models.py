@@ -1,17 +1,24 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, SecretStr
 
+from nexus.auth import policy
 from nexus.models.common import ApiModel, Email, Name, OutModel, Password, Text
+
+
+def _policy(value: SecretStr) -> SecretStr:
+    policy.check(value.get_secret_value())
+    return value
 
 
 class RegisterIn(ApiModel):
     email: Email
     # Length is checked by the password policy, in characters, after normalisation.
-    password: Password
+    password: Annotated[Password, AfterValidator(_policy)]
     name: Name | None = None
 
 
@@ -36,3 +43,22 @@ class TokenOut(OutModel):
 
 class RegisterOut(TokenOut):
     user: UserOut
+
+
+# -- rows ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: str
+    organization_id: str
+    email: str
+    name: str | None
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginState:
+    user: UserRow | None
+    recent_failures: int
+    oldest_failure_at: datetime | None
+    now: datetime

@@ -11,46 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import unicodedata
 from functools import lru_cache
 
 import bcrypt
 
-from nexus.errors import ValidationFailed
+from nexus.auth.policy import normalise
 from nexus.secrets import resolve_secret
 from nexus.settings import get_settings
-
-MIN_LENGTH = 8
-MAX_LENGTH = 128
-
-
-@lru_cache(maxsize=1)
-def common_passwords() -> frozenset[str]:
-    # The 30,000 most common passwords as shipped by the zxcvbn package; loaded on first use
-    # (it is a large module) so login and /auth/me never pay for it.
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
-    raw = FREQUENCY_LISTS["passwords"]
-    words = raw.split(",") if isinstance(raw, str) else list(raw)
-    return frozenset(w for w in words if len(w) >= MIN_LENGTH)
-
-
-def normalise(password: str) -> str:
-    return unicodedata.normalize("NFC", password)
-
-
-def check_policy(password: str) -> None:
-    pw = normalise(password)
-    if len(pw) < MIN_LENGTH or len(pw) > MAX_LENGTH:
-        raise ValidationFailed(
-            "The password does not meet the policy.",
-            errors=[{"loc": ["body", "password"], "msg": "must be 8 to 128 characters long"}],
-        )
-    if pw.lower() in common_passwords():
-        raise ValidationFailed(
-            "The password does not meet the policy.",
-            errors=[{"loc": ["body", "password"], "msg": "is one of the most common passwords"}],
-        )
 
 
 def _pepper() -> bytes:

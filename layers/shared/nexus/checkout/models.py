@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -60,3 +61,43 @@ class WebhookResult(OutModel):
     order_id: str
     status: OrderStatus
     duplicate: bool
+
+
+# -- rows ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    id: str
+    product_id: str
+    email: str
+    name: str | None
+    status: OrderStatus
+    amount: int
+    currency: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """An order with the request hash its Idempotency-Key was first used with."""
+
+    created: bool
+    order: OrderRow
+    request_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerOrderRow:
+    id: str
+    status: OrderStatus
+    amount: int
+    currency: str
+    product_id: str
+    product_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOutcome:
+    found: bool
+    duplicate: bool
+    status: OrderStatus | None
+    previous: OrderStatus | None

@@ -2,149 +2,176 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from nexus.db import Conn, keyset
+from psycopg import sql
+from psycopg.rows import kwargs_row
+
+from nexus import db
+from nexus.checkout.models import (
+    BuyerOrderRow,
+    OrderRow,
+    OrderStatus,
+    PaymentOutcome,
+    StoredOrder,
+)
+from nexus.db import keyset
 from nexus.pagination import Cursor
 
-_ORDER_COLUMNS = "id::text, product_id::text, email, name, status, amount, currency, created_at"
+COLUMNS = sql.SQL("id::text, product_id::text, email, name, status, amount, currency, created_at")
+_O_COLUMNS = sql.SQL(
+    "o.id::text, o.product_id::text, o.email, o.name, o.status, o.amount, o.currency,"
+    " o.created_at, o.request_hash"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class CheckoutOutcome:
-    order: dict[str, Any] | None
-    created: bool
-    request_hash: str | None
+class IllegalTransition(Exception):
+    def __init__(self, previous: str) -> None:
+        super().__init__(previous)
+        self.previous = previous
 
 
-def checkout(
-    conn: Conn,
+def _stored(
     *,
+    created: bool,
+    request_hash: str | None,
+    id: str,
     product_id: str,
     email: str,
     name: str | None,
-    idempotency_key: str | None,
-    request_hash: str | None,
-) -> CheckoutOutcome:
-    """One statement: the amount is the product's price read inside it (never the client's).
+    status: OrderStatus,
+    amount: int,
+    currency: str,
+    created_at: datetime,
+) -> StoredOrder:
+    order = OrderRow(id, product_id, email, name, status, amount, currency, created_at)
+    return StoredOrder(created=created, order=order, request_hash=request_hash)
 
-    With an idempotency key already used, the existing order comes back instead (created is
-    false). Only when that order was committed after this statement's snapshot does neither
-    branch return a row: the caller then reads it with :func:`by_idempotency_key`.
-    """
-    row = conn.execute(
+
+class CheckoutRepository:
+    def checkout(
+        self,
+        *,
+        product_id: str,
+        email: str,
+        name: str | None,
+        idempotency_key: str | None,
+        request_hash: str | None,
+    ) -> StoredOrder | None:
+        """One statement: the amount is the product's price read inside it (never the
+        client's). None when the product does not exist.
+
+        With an idempotency key already used, the existing order comes back instead (created
+        is false). Only when that order was committed after this statement's snapshot does
+        neither branch return a row: the caller then reads it with :meth:`by_idempotency_key`.
         """
-        WITH new AS (
-            INSERT INTO orders AS o (organization_id, product_id, product_name, email, name,
-                                     amount, currency, idempotency_key, request_hash)
-            SELECT p.organization_id, p.id, p.name, %(email)s, %(name)s, p.price, p.currency,
-                   %(key)s, %(hash)s
-            FROM products p
-            WHERE p.id = %(product_id)s AND p.deleted_at IS NULL
-            ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-            RETURNING o.id::text, o.product_id::text, o.email, o.name, o.status, o.amount,
-                      o.currency, o.created_at, o.request_hash
-        )
-        SELECT true AS created, * FROM new
-        UNION ALL
-        SELECT false, o.id::text, o.product_id::text, o.email, o.name, o.status, o.amount,
-               o.currency, o.created_at, o.request_hash
-        FROM orders o
-        WHERE %(key)s::text IS NOT NULL AND o.idempotency_key = %(key)s
-          AND NOT EXISTS (SELECT 1 FROM new)
-        """,
-        {
+        query = sql.SQL(
+            """
+            WITH new AS (
+                INSERT INTO orders AS o (organization_id, product_id, product_name, email, name,
+                                         amount, currency, idempotency_key, request_hash)
+                SELECT p.organization_id, p.id, p.name, %(email)s, %(name)s, p.price,
+                       p.currency, %(key)s, %(hash)s
+                FROM products p
+                WHERE p.id = %(product_id)s AND p.deleted_at IS NULL
+                ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING {columns}
+            )
+            SELECT true AS created, * FROM new
+            """
+        ).format(columns=_O_COLUMNS)
+        if idempotency_key is not None:
+            query += sql.SQL(
+                """
+                UNION ALL
+                SELECT false, {columns} FROM orders o
+                WHERE o.idempotency_key = %(key)s AND NOT EXISTS (SELECT 1 FROM new)
+                """
+            ).format(columns=_O_COLUMNS)
+        params = {
             "product_id": product_id,
             "email": email,
             "name": name,
             "key": idempotency_key,
             "hash": request_hash,
-        },
-    ).fetchone()
-    if row is None:
-        return CheckoutOutcome(order=None, created=False, request_hash=None)
-    created = bool(row.pop("created"))
-    stored_hash = row.pop("request_hash")
-    return CheckoutOutcome(order=row, created=created, request_hash=stored_hash)
+        }
+        return db.single(lambda conn: db.fetch_one(conn, kwargs_row(_stored), query, params))
 
+    def by_idempotency_key(self, key: str) -> StoredOrder | None:
+        query = sql.SQL(
+            "SELECT false AS created, {} FROM orders o WHERE o.idempotency_key = %s"
+        ).format(_O_COLUMNS)
+        return db.single(lambda conn: db.fetch_one(conn, kwargs_row(_stored), query, (key,)))
 
-def by_idempotency_key(conn: Conn, key: str) -> CheckoutOutcome:
-    row = conn.execute(
-        f"SELECT {_ORDER_COLUMNS}, request_hash FROM orders WHERE idempotency_key = %s",  # noqa: S608
-        (key,),
-    ).fetchone()
-    if row is None:
-        return CheckoutOutcome(order=None, created=False, request_hash=None)
-    stored_hash = row.pop("request_hash")
-    return CheckoutOutcome(order=row, created=False, request_hash=stored_hash)
-
-
-def buyer_view(conn: Conn, order_id: str) -> dict[str, Any] | None:
-    return conn.execute(
-        "SELECT id::text, status, amount, currency, product_id::text, product_name"
-        " FROM orders WHERE id = %s",
-        (order_id,),
-    ).fetchone()
-
-
-def seller_page(
-    conn: Conn, *, organization_id: str, status: str | None, limit: int, after: Cursor | None
-) -> list[dict[str, Any]]:
-    filters = {"organization_id": organization_id}
-    if status is not None:
-        filters["status"] = status
-    return keyset.page(
-        conn,
-        table="orders",
-        columns=_ORDER_COLUMNS,
-        filters=filters,
-        live_only=False,
-        after=after,
-        limit=limit,
-    )
-
-
-def seller_get(conn: Conn, *, organization_id: str, order_id: str) -> dict[str, Any] | None:
-    return conn.execute(
-        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = %s AND organization_id = %s",  # noqa: S608
-        (order_id, organization_id),
-    ).fetchone()
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentOutcome:
-    found: bool
-    duplicate: bool
-    status: str | None
-    previous: str | None
-
-
-def apply_payment_event(
-    conn: Conn, *, event_id: str, order_id: str, new_status: str
-) -> PaymentOutcome:
-    """In one transaction: lock the order, record the event once, move pending → new status.
-
-    The caller raises (rolling back) on an illegal transition, so a refused event is not
-    recorded and a retry of it is refused again rather than silently accepted.
-    """
-    order = conn.execute(
-        "SELECT status FROM orders WHERE id = %s FOR UPDATE", (order_id,)
-    ).fetchone()
-    if order is None:
-        return PaymentOutcome(found=False, duplicate=False, status=None, previous=None)
-    inserted = conn.execute(
-        "INSERT INTO payment_events (event_id, order_id, type) VALUES (%s, %s, %s)"
-        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-        (event_id, order_id, "payment.succeeded" if new_status == "paid" else "payment.failed"),
-    ).fetchone()
-    if inserted is None:
-        return PaymentOutcome(
-            found=True, duplicate=True, status=order["status"], previous=order["status"]
+    def buyer_view(self, order_id: str) -> BuyerOrderRow | None:
+        return db.single(
+            lambda conn: db.fetch_one(
+                conn,
+                BuyerOrderRow,
+                "SELECT id::text, status, amount, currency, product_id::text, product_name"
+                " FROM orders WHERE id = %s",
+                (order_id,),
+            )
         )
-    if order["status"] != "pending":
-        return PaymentOutcome(found=True, duplicate=False, status=None, previous=order["status"])
-    conn.execute(
-        "UPDATE orders SET status = %s, updated_at = now() WHERE id = %s", (new_status, order_id)
-    )
-    return PaymentOutcome(found=True, duplicate=False, status=new_status, previous="pending")
+
+    def seller_page(
+        self, *, organization_id: str, status: str | None, limit: int, after: Cursor | None
+    ) -> list[OrderRow]:
+        filters: dict[str, Any] = {"organization_id": organization_id}
+        if status is not None:
+            filters["status"] = status
+        return db.single(
+            lambda conn: keyset.page(
+                conn,
+                OrderRow,
+                table="orders",
+                columns=COLUMNS,
+                filters=filters,
+                live_only=False,
+                after=after,
+                limit=limit,
+            )
+        )
+
+    def seller_get(self, *, organization_id: str, order_id: str) -> OrderRow | None:
+        query = sql.SQL("SELECT {} FROM orders WHERE id = %s AND organization_id = %s").format(
+            COLUMNS
+        )
+        return db.single(
+            lambda conn: db.fetch_one(conn, OrderRow, query, (order_id, organization_id))
+        )
+
+    def apply_payment_event(
+        self, *, event_id: str, event_type: str, order_id: str, new_status: OrderStatus
+    ) -> PaymentOutcome:
+        """In one transaction: lock the order, record the event once, move pending → the
+        new status. An illegal transition raises :class:`IllegalTransition` inside the
+        transaction, so the refused event is not recorded and a retry of it is refused again
+        rather than silently accepted."""
+
+        def work(conn: db.Conn) -> PaymentOutcome:
+            order = conn.execute(
+                "SELECT status FROM orders WHERE id = %s FOR UPDATE", (order_id,)
+            ).fetchone()
+            if order is None:
+                return PaymentOutcome(found=False, duplicate=False, status=None, previous=None)
+            inserted = conn.execute(
+                "INSERT INTO payment_events (event_id, order_id, type) VALUES (%s, %s, %s)"
+                " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                (event_id, order_id, event_type),
+            ).fetchone()
+            current: OrderStatus = order["status"]
+            if inserted is None:
+                return PaymentOutcome(found=True, duplicate=True, status=current, previous=current)
+            if current != "pending":
+                raise IllegalTransition(current)
+            conn.execute(
+                "UPDATE orders SET status = %s, updated_at = now() WHERE id = %s",
+                (new_status, order_id),
+            )
+            return PaymentOutcome(
+                found=True, duplicate=False, status=new_status, previous="pending"
+            )
+
+        return db.run(work)

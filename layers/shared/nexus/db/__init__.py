@@ -12,17 +12,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, LiteralString
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg import sql
+from psycopg.rows import RowFactory, class_row, dict_row
 
 from nexus.errors import ServiceUnavailable
 from nexus.observability import logger
 from nexus.settings import Settings, get_settings
 
 Conn = psycopg.Connection[dict[str, Any]]
+Query = LiteralString | sql.Composed | sql.SQL
+Params = Sequence[Any] | dict[str, Any] | None
 
 # One connection per thread: a Lambda execution environment runs one thread, and the local
 # stack runs each emulated execution environment on its own worker thread.
@@ -147,3 +150,18 @@ def run[T](work: Callable[[Conn], T], *, atomic: bool = True) -> T:
 def single[T](work: Callable[[Conn], T]) -> T:
     """One statement, autocommitted: a single round trip to the database."""
     return run(work, atomic=False)
+
+
+def _rows[R](row: type[R] | RowFactory[R]) -> RowFactory[R]:
+    return class_row(row) if isinstance(row, type) else row
+
+
+def fetch_one[R](
+    conn: Conn, row: type[R] | RowFactory[R], query: Query, params: Params
+) -> R | None:
+    """The first row of ``query`` as ``row`` (a dataclass, or a psycopg row factory)."""
+    return conn.cursor(row_factory=_rows(row)).execute(query, params).fetchone()
+
+
+def fetch_all[R](conn: Conn, row: type[R] | RowFactory[R], query: Query, params: Params) -> list[R]:
+    return conn.cursor(row_factory=_rows(row)).execute(query, params).fetchall()

@@ -11,22 +11,23 @@ from typing import Any
 
 from psycopg import sql
 
-from nexus.db import Conn
+from nexus.db import Conn, fetch_all
 from nexus.pagination import Cursor
 
 
-def page(
+def page[R](
     conn: Conn,
+    row: type[R],
     *,
     table: str,
-    columns: str,
+    columns: sql.Composable,
     filters: dict[str, Any],
     live_only: bool,
     after: Cursor | None,
     limit: int,
-) -> list[dict[str, Any]]:
-    """``table`` and ``columns`` are constants from the calling repository; filter values
-    are always parameters."""
+) -> list[R]:
+    """``table`` and ``columns`` are constants of the calling repository; filter values are
+    always parameters."""
     where: list[sql.Composable] = [
         sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name)) for name in filters
     ]
@@ -40,9 +41,5 @@ def page(
     query = sql.SQL(
         "SELECT {columns} FROM {table} WHERE {where}"
         " ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
-    ).format(
-        columns=sql.SQL(columns),
-        table=sql.Identifier(table),
-        where=sql.SQL(" AND ").join(where),
-    )
-    return conn.execute(query, params).fetchall()
+    ).format(columns=columns, table=sql.Identifier(table), where=sql.SQL(" AND ").join(where))
+    return fetch_all(conn, row, query, params)

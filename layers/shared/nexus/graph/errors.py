@@ -19,7 +19,6 @@ class ErrorClass(StrEnum):
     ITEM = "item"
 
 
-TRANSIENT_CODES = frozenset({1, 2})
 # 4 app, 17 user, 32 page, 341 app limit, 613 calls per period, 80000-80014 business use case.
 THROTTLED_CODES = frozenset({4, 17, 32, 341, 613} | set(range(80000, 80015)))
 # 190 token invalid/expired, 10 and 200-299 permissions, 3 capability, 102 session.

@@ -18,15 +18,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nexus import crypto, db
+from nexus import crypto
 from nexus.graph.client import GraphClient, PageResult, make_session
 from nexus.graph.errors import ErrorClass, GraphError
-from nexus.ingest import queue, store
+from nexus.ingest import queue
 from nexus.ingest.job import IngestJob
+from nexus.ingest.repository import IngestRepository
 from nexus.observability import logger
 from nexus.settings import get_settings
 
 ClientFactory = Callable[[str], GraphClient]
+REPOSITORY = IngestRepository()
 
 
 class Retry(Exception):
@@ -80,12 +82,9 @@ def process(
     receipt_handle: str | None = None,
     client_factory: ClientFactory = default_client,
     sqs: Any = None,
+    repo: IngestRepository = REPOSITORY,
 ) -> Outcome:
-    target = db.single(
-        lambda conn: store.target(
-            conn, integration_id=job.integration_id, organization_id=job.organization_id
-        )
-    )
+    target = repo.target(integration_id=job.integration_id, organization_id=job.organization_id)
     if target is None or target.deleted or target.status != "active":
         # Deleted, disabled or awaiting a new token since the job was queued: nothing to do.
         logger.info("job skipped", extra={"integration_id": job.integration_id})
@@ -95,21 +94,18 @@ def process(
     try:
         result: PageResult = client_factory(token).page_posts(target.external_id, since, until)
     except GraphError as exc:
-        return _failed(job, exc, body=body, receipt_handle=receipt_handle, sqs=sqs)
+        return _failed(job, exc, body=body, receipt_handle=receipt_handle, sqs=sqs, repo=repo)
 
     status = "partial" if result.failed else "ok"
     failures = [p.error for p in result.posts if p.error is not None]
     error_code = failures[0].error_code if failures else None
-    written = db.single(
-        lambda conn: store.save_snapshot(
-            conn,
-            organization_id=job.organization_id,
-            integration_id=job.integration_id,
-            snapshot=job.snapshot_date,
-            posts=result.posts,
-            status=status,
-            error_code=error_code,
-        )
+    written = repo.save_snapshot(
+        organization_id=job.organization_id,
+        integration_id=job.integration_id,
+        snapshot=job.snapshot_date,
+        posts=result.posts,
+        status=status,
+        error_code=error_code,
     )
     logger.info(
         "snapshot stored",
@@ -127,23 +123,26 @@ def process(
 
 
 def _failed(
-    job: IngestJob, exc: GraphError, *, body: str, receipt_handle: str | None, sqs: Any
+    job: IngestJob,
+    exc: GraphError,
+    *,
+    body: str,
+    receipt_handle: str | None,
+    sqs: Any,
+    repo: IngestRepository,
 ) -> Outcome:
     permanent = exc.error_class in (ErrorClass.PERMANENT, ErrorClass.ITEM)
     status = {
         ErrorClass.THROTTLED: "deferred",
         ErrorClass.TRANSIENT: "failed",
     }.get(exc.error_class, "needs_reauth")
-    db.single(
-        lambda conn: store.record_failure(
-            conn,
-            organization_id=job.organization_id,
-            integration_id=job.integration_id,
-            snapshot=job.snapshot_date,
-            status=status,
-            error_code=exc.error_code,
-            needs_reauth=permanent,
-        )
+    repo.record_failure(
+        organization_id=job.organization_id,
+        integration_id=job.integration_id,
+        snapshot=job.snapshot_date,
+        status=status,
+        error_code=exc.error_code,
+        needs_reauth=permanent,
     )
     extra = {
         "integration_id": job.integration_id,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from nexus import db
-from nexus.ingest import queue, store
+from nexus.ingest import queue
 from nexus.ingest.job import IngestJob
+from nexus.ingest.repository import IngestRepository
 from nexus.observability import logger
 
 PAGE_SIZE = 1000
+REPOSITORY = IngestRepository()
 
 
 @dataclass(frozen=True)
@@ -31,26 +31,32 @@ def snapshot_date(event: dict[str, Any]) -> date:
     return datetime.now(UTC).date()
 
 
-def run(snapshot: date, *, sqs: Any = None, page_size: int = PAGE_SIZE) -> FanoutResult:
+def run(
+    snapshot: date,
+    *,
+    sqs: Any = None,
+    page_size: int = PAGE_SIZE,
+    repo: IngestRepository = REPOSITORY,
+) -> FanoutResult:
     sqs = sqs or queue.client()
     url = queue.queue_url()
     after: str | None = None
     jobs = calls = statements = 0
     while True:
-        rows = db.single(functools.partial(store.active_integrations, after=after, limit=page_size))
+        rows = repo.active_integrations(after=after, limit=page_size)
         statements += 1
         if rows:
             batch = [
                 IngestJob(
-                    integration_id=r["id"],
-                    organization_id=r["organization_id"],
+                    integration_id=r.id,
+                    organization_id=r.organization_id,
                     snapshot_date=snapshot,
                 )
                 for r in rows
             ]
             calls += queue.send_jobs(batch, sqs=sqs, url=url)
             jobs += len(batch)
-            after = rows[-1]["id"]
+            after = rows[-1].id
         if len(rows) < page_size:
             break
     logger.info(

@@ -6,7 +6,7 @@ stand in for AWS without code changes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nexus.errors import ServiceUnavailable
@@ -16,6 +16,9 @@ from nexus.settings import get_settings
 
 BATCH_LIMIT = 10  # SendMessageBatch takes at most 10 entries
 SEND_ATTEMPTS = 3
+
+
+SendJobs = Callable[[Sequence[IngestJob]], int]
 
 
 class QueueError(Exception):

@@ -1,11 +1,30 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from nexus.models.common import AccessToken, ApiModel, OutModel, RequiredName, plain_text
+from nexus.models.common import (
+    AccessToken,
+    ApiModel,
+    OutModel,
+    RequiredName,
+    field_error,
+    not_null,
+    plain_text,
+)
+from nexus.pagination import parse_id
 
 ExternalId = Annotated[
     str,
@@ -14,6 +33,36 @@ ExternalId = Annotated[
 ]
 IntegrationStatus = Literal["active", "needs_reauth", "disabled"]
 RunStatus = Literal["ok", "partial", "deferred", "needs_reauth", "failed"]
+# Graph reports lifetime values as of now: a snapshot is meaningful for recent days only, and
+# an analytics range spans at most this many days.
+MAX_RANGE_DAYS = 366
+DEFAULT_RANGE_DAYS = 28
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _integration_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parsed = parse_id(value)
+    if parsed is None:
+        raise PydanticCustomError("integration_id", "is not an integration id")
+    return parsed
+
+
+# An optional ?integration_id= filter, as the canonical UUID string.
+IntegrationIdFilter = Annotated[
+    Annotated[str, StringConstraints(max_length=64)] | None, AfterValidator(_integration_id)
+]
+
+
+def _recent(value: dt.date | None) -> dt.date | None:
+    now = today()
+    if value is not None and not now - dt.timedelta(days=MAX_RANGE_DAYS) <= value <= now:
+        raise PydanticCustomError("date_window", "must be within the last 366 days")
+    return value
 
 
 class IntegrationIn(ApiModel):
@@ -24,14 +73,43 @@ class IntegrationIn(ApiModel):
 
 
 class IntegrationPatch(ApiModel):
-    name: RequiredName | None = None
+    name: Annotated[RequiredName | None, BeforeValidator(not_null)] = None
     access_token: AccessToken | None = None
     enabled: bool | None = None
 
 
 class SyncIn(ApiModel):
     # JSON has no date type: a YYYY-MM-DD string is the one accepted form.
-    date: Annotated[dt.date | None, Field(strict=False)] = None
+    date: Annotated[dt.date | None, Field(strict=False), AfterValidator(_recent)] = None
+
+
+class DateRange(BaseModel):
+    """``from``/``to`` query parameters: inclusive, ``to`` defaults to today and ``from`` to
+    27 days before ``to``; at most 366 days apart."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: dt.date = Field(alias="from")
+    end: dt.date = Field(alias="to")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        end = data.get("to") or today()
+        # date.min + 27 days has no 27 days before it: clamp instead of overflowing.
+        floor = dt.date.min + dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        start = data.get("from") or max(end, floor) - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        return {"from": start, "to": end}
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.start > self.end:
+            raise field_error("from", "must not be after 'to'", str(self.start), title="range")
+        if (self.end - self.start).days > MAX_RANGE_DAYS:
+            raise field_error("to", "at most 366 days after 'from'", str(self.end), title="range")
+        return self
 
 
 class Run(OutModel):
@@ -81,3 +159,40 @@ class MetricList(OutModel):
 
 class RunList(OutModel):
     items: list[Run]
+
+
+# -- rows ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    integration_id: str
+    date: dt.date
+    status: RunStatus
+    content_total: int
+    content_failed: int
+    finished_at: dt.datetime | None
+    error_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationRow:
+    id: str
+    provider: str
+    external_id: str
+    name: str
+    status: IntegrationStatus
+    created_at: dt.datetime
+    last_run: RunRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMetricRow:
+    integration_id: str
+    content_id: str
+    date: dt.date
+    impressions: int | None
+    reach: int | None
+    reactions: int | None
+    video_views: int | None
+    clicks: int | None
+    comments: int | None
+    shares: int | None

@@ -2,154 +2,207 @@
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
 from typing import Any
 
 import psycopg
+from psycopg import sql
+from psycopg.rows import kwargs_row
 
-from nexus.db import Conn
+from nexus import db
+from nexus.integrations.models import (
+    IntegrationRow,
+    IntegrationStatus,
+    RunRow,
+    RunStatus,
+    StoredMetricRow,
+)
 
 
 class AlreadyConnected(Exception):
     pass
 
 
-_RUN = (
+RUN_COLUMNS = sql.SQL(
     "r.integration_id::text, r.date, r.status, r.content_total, r.content_failed,"
     " r.finished_at, r.error_code"
 )
-_INTEGRATION = (
-    "i.id::text, i.provider, i.external_id, i.name, i.status, i.created_at,"
-    " to_jsonb(lr) AS last_run"
-)
-# The newest run of each integration, in the same statement as the integration.
-_LAST_RUN = (
-    "LEFT JOIN LATERAL (SELECT r.integration_id::text, r.date, r.status, r.content_total,"
+# An integration and its newest run, in one statement; FROM {source} i must be a row set
+# shaped like integrations.
+_INTEGRATION = sql.SQL(
+    "SELECT i.id::text, i.provider, i.external_id, i.name, i.status, i.created_at,"
+    " lr.date AS run_date, lr.status AS run_status, lr.content_total AS run_content_total,"
+    " lr.content_failed AS run_content_failed, lr.finished_at AS run_finished_at,"
+    " lr.error_code AS run_error_code"
+    " FROM {source} i LEFT JOIN LATERAL (SELECT r.date, r.status, r.content_total,"
     " r.content_failed, r.finished_at, r.error_code FROM ingestion_runs r"
     " WHERE r.integration_id = i.id ORDER BY r.date DESC LIMIT 1) lr ON true"
 )
+METRIC_COLUMNS = sql.SQL(
+    "integration_id::text, content_id, date, impressions, reach, reactions, video_views,"
+    " clicks, comments, shares"
+)
 
 
-def create(
-    conn: Conn,
+def _integration(
     *,
-    integration_id: str,
-    organization_id: str,
+    id: str,
     provider: str,
     external_id: str,
     name: str,
-    token_ciphertext: bytes,
-) -> dict[str, Any]:
-    try:
-        row = conn.execute(
-            "INSERT INTO integrations AS i (id, organization_id, provider, external_id, name,"
-            " access_token_ciphertext) VALUES (%s, %s, %s, %s, %s, %s)"
-            " RETURNING i.id::text, i.provider, i.external_id, i.name, i.status, i.created_at,"
-            " NULL::jsonb AS last_run",
-            (integration_id, organization_id, provider, external_id, name, token_ciphertext),
-        ).fetchone()
-    except psycopg.errors.UniqueViolation as exc:
-        raise AlreadyConnected(external_id) from exc
-    assert row is not None
-    return row
-
-
-def list_for(conn: Conn, organization_id: str) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {_INTEGRATION} FROM integrations i {_LAST_RUN}"  # noqa: S608 - constants
-        " WHERE i.organization_id = %s AND i.deleted_at IS NULL ORDER BY i.created_at, i.id",
-        (organization_id,),
-    ).fetchall()
-
-
-def get(conn: Conn, *, organization_id: str, integration_id: str) -> dict[str, Any] | None:
-    return conn.execute(
-        f"SELECT {_INTEGRATION} FROM integrations i {_LAST_RUN}"  # noqa: S608 - constants
-        " WHERE i.id = %s AND i.organization_id = %s AND i.deleted_at IS NULL",
-        (integration_id, organization_id),
-    ).fetchone()
-
-
-def update(
-    conn: Conn,
-    *,
-    organization_id: str,
-    integration_id: str,
-    name: str | None,
-    token_ciphertext: bytes | None,
-    enabled: bool | None,
-) -> dict[str, Any] | None:
-    """A new token moves needs_reauth back to active; enabled toggles disabled/active."""
-    return conn.execute(
-        f"""
-        WITH i AS (
-            UPDATE integrations SET
-                name = COALESCE(%(name)s::text, name),
-                access_token_ciphertext = COALESCE(%(token)s::bytea, access_token_ciphertext),
-                status = CASE
-                    WHEN %(enabled)s::boolean IS FALSE THEN 'disabled'
-                    WHEN %(enabled)s::boolean IS TRUE AND status = 'disabled' THEN 'active'
-                    WHEN %(token)s::bytea IS NOT NULL AND status = 'needs_reauth' THEN 'active'
-                    ELSE status END,
-                updated_at = now()
-            WHERE id = %(id)s AND organization_id = %(org)s AND deleted_at IS NULL
-            RETURNING *
+    status: IntegrationStatus,
+    created_at: dt.datetime,
+    run_date: dt.date | None = None,
+    run_status: RunStatus | None = None,
+    run_content_total: int = 0,
+    run_content_failed: int = 0,
+    run_finished_at: dt.datetime | None = None,
+    run_error_code: str | None = None,
+) -> IntegrationRow:
+    last_run = None
+    if run_date is not None and run_status is not None:
+        last_run = RunRow(
+            id,
+            run_date,
+            run_status,
+            run_content_total,
+            run_content_failed,
+            run_finished_at,
+            run_error_code,
         )
-        SELECT {_INTEGRATION} FROM i {_LAST_RUN}
-        """,  # noqa: S608 - constants
-        {
-            "name": name,
-            "token": token_ciphertext,
-            "enabled": enabled,
-            "id": integration_id,
-            "org": organization_id,
-        },
-    ).fetchone()
+    return IntegrationRow(id, provider, external_id, name, status, created_at, last_run)
 
 
-def soft_delete(conn: Conn, *, organization_id: str, integration_id: str) -> bool:
-    cur = conn.execute(
-        "UPDATE integrations SET deleted_at = now(), updated_at = now()"
-        " WHERE id = %s AND organization_id = %s AND deleted_at IS NULL",
-        (integration_id, organization_id),
-    )
-    return cur.rowcount == 1
+_INTEGRATION_ROW = kwargs_row(_integration)
 
 
-def metrics(
-    conn: Conn,
-    *,
-    organization_id: str,
-    integration_id: str | None,
-    content_id: str | None,
-    start: date,
-    end: date,
-) -> list[dict[str, Any]]:
-    return conn.execute(
-        "SELECT integration_id::text, content_id, date, impressions, reach, reactions,"
-        " video_views, clicks, comments, shares FROM analytics_daily_metrics"
-        " WHERE organization_id = %(org)s AND deleted_at IS NULL"
-        "   AND date BETWEEN %(start)s AND %(end)s"
-        "   AND (%(integration)s::uuid IS NULL OR integration_id = %(integration)s::uuid)"
-        "   AND (%(content)s::text IS NULL OR content_id = %(content)s)"
-        " ORDER BY date, integration_id, content_id",
-        {
-            "org": organization_id,
-            "integration": integration_id,
-            "content": content_id,
-            "start": start,
-            "end": end,
-        },
-    ).fetchall()
+class IntegrationRepository:
+    def create(
+        self,
+        *,
+        integration_id: str,
+        organization_id: str,
+        provider: str,
+        external_id: str,
+        name: str,
+        token_ciphertext: bytes,
+    ) -> IntegrationRow:
+        params = (integration_id, organization_id, provider, external_id, name, token_ciphertext)
+        try:
+            row = db.single(
+                lambda conn: db.fetch_one(
+                    conn,
+                    _INTEGRATION_ROW,
+                    "INSERT INTO integrations (id, organization_id, provider, external_id, name,"
+                    " access_token_ciphertext) VALUES (%s, %s, %s, %s, %s, %s)"
+                    " RETURNING id::text, provider, external_id, name, status, created_at",
+                    params,
+                )
+            )
+        except psycopg.errors.UniqueViolation as exc:
+            raise AlreadyConnected(external_id) from exc
+        assert row is not None
+        return row
 
+    def list_for(self, organization_id: str) -> list[IntegrationRow]:
+        query = _INTEGRATION.format(source=sql.SQL("integrations")) + sql.SQL(
+            " WHERE i.organization_id = %s AND i.deleted_at IS NULL ORDER BY i.created_at, i.id"
+        )
+        return db.single(
+            lambda conn: db.fetch_all(conn, _INTEGRATION_ROW, query, (organization_id,))
+        )
 
-def runs(
-    conn: Conn, *, organization_id: str, integration_id: str | None, start: date, end: date
-) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {_RUN} FROM ingestion_runs r"  # noqa: S608 - constant column list
-        " WHERE r.organization_id = %(org)s AND r.date BETWEEN %(start)s AND %(end)s"
-        "   AND (%(integration)s::uuid IS NULL OR r.integration_id = %(integration)s::uuid)"
-        " ORDER BY r.date, r.integration_id",
-        {"org": organization_id, "integration": integration_id, "start": start, "end": end},
-    ).fetchall()
+    def get(self, *, organization_id: str, integration_id: str) -> IntegrationRow | None:
+        query = _INTEGRATION.format(source=sql.SQL("integrations")) + sql.SQL(
+            " WHERE i.id = %s AND i.organization_id = %s AND i.deleted_at IS NULL"
+        )
+        params = (integration_id, organization_id)
+        return db.single(lambda conn: db.fetch_one(conn, _INTEGRATION_ROW, query, params))
+
+    def update(
+        self,
+        *,
+        organization_id: str,
+        integration_id: str,
+        name: str | None,
+        token_ciphertext: bytes | None,
+        enabled: bool | None,
+    ) -> IntegrationRow | None:
+        """Sets only what the request carries. A new token moves needs_reauth back to active;
+        enabled toggles disabled/active."""
+        params: dict[str, Any] = {"id": integration_id, "org": organization_id}
+        sets: list[sql.Composable] = [sql.SQL("updated_at = now()")]
+        if name is not None:
+            sets.append(sql.SQL("name = %(name)s"))
+            params["name"] = name
+        if token_ciphertext is not None:
+            sets.append(sql.SQL("access_token_ciphertext = %(token)s"))
+            params["token"] = token_ciphertext
+        revived = [s for s, on in (("disabled", enabled), ("needs_reauth", token_ciphertext)) if on]
+        if enabled is False:
+            sets.append(sql.SQL("status = 'disabled'"))
+        elif revived:
+            sets.append(
+                sql.SQL(
+                    "status = CASE WHEN status = ANY(%(revived)s) THEN 'active' ELSE status END"
+                )
+            )
+            params["revived"] = revived
+        updated = sql.SQL(
+            "(UPDATE integrations SET {sets}"
+            " WHERE id = %(id)s AND organization_id = %(org)s AND deleted_at IS NULL"
+            " RETURNING *)"
+        ).format(sets=sql.SQL(", ").join(sets))
+        query = sql.SQL("WITH changed AS {updated} ").format(updated=updated) + _INTEGRATION.format(
+            source=sql.SQL("changed")
+        )
+        return db.single(lambda conn: db.fetch_one(conn, _INTEGRATION_ROW, query, params))
+
+    def soft_delete(self, *, organization_id: str, integration_id: str) -> bool:
+        cur = db.single(
+            lambda conn: conn.execute(
+                "UPDATE integrations SET deleted_at = now(), updated_at = now()"
+                " WHERE id = %s AND organization_id = %s AND deleted_at IS NULL",
+                (integration_id, organization_id),
+            )
+        )
+        return cur.rowcount == 1
+
+    def metrics(
+        self,
+        *,
+        organization_id: str,
+        integration_id: str | None,
+        content_id: str | None,
+        start: dt.date,
+        end: dt.date,
+    ) -> list[StoredMetricRow]:
+        where = [
+            sql.SQL("organization_id = %(org)s AND deleted_at IS NULL"),
+            sql.SQL("date BETWEEN %(start)s AND %(end)s"),
+        ]
+        params: dict[str, Any] = {"org": organization_id, "start": start, "end": end}
+        if integration_id is not None:
+            where.append(sql.SQL("integration_id = %(integration)s"))
+            params["integration"] = integration_id
+        if content_id is not None:
+            where.append(sql.SQL("content_id = %(content)s"))
+            params["content"] = content_id
+        query = sql.SQL(
+            "SELECT {columns} FROM analytics_daily_metrics WHERE {where}"
+            " ORDER BY date, integration_id, content_id"
+        ).format(columns=METRIC_COLUMNS, where=sql.SQL(" AND ").join(where))
+        return db.single(lambda conn: db.fetch_all(conn, StoredMetricRow, query, params))
+
+    def runs(
+        self, *, organization_id: str, integration_id: str | None, start: dt.date, end: dt.date
+    ) -> list[RunRow]:
+        where = [sql.SQL("r.organization_id = %(org)s AND r.date BETWEEN %(start)s AND %(end)s")]
+        params: dict[str, Any] = {"org": organization_id, "start": start, "end": end}
+        if integration_id is not None:
+            where.append(sql.SQL("r.integration_id = %(integration)s"))
+            params["integration"] = integration_id
+        query = sql.SQL(
+            "SELECT {columns} FROM ingestion_runs r WHERE {where} ORDER BY r.date, r.integration_id"
+        ).format(columns=RUN_COLUMNS, where=sql.SQL(" AND ").join(where))
+        return db.single(lambda conn: db.fetch_all(conn, RunRow, query, params))

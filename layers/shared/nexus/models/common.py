@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from nexus.errors import ValidationFailed
 
 # Pragmatic address check: one @, no spaces or control characters, a dotted domain.
 _EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
@@ -56,7 +67,9 @@ class ApiModel(BaseModel):
 
 
 class OutModel(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """Responses: built from repository rows (dataclasses) by attribute."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
 
 
 def _currency(value: str) -> str:
@@ -77,3 +90,32 @@ Password = Annotated[SecretStr, Field(max_length=1024), AfterValidator(_secret_p
 AccessToken = Annotated[
     SecretStr, Field(min_length=1, max_length=4096), AfterValidator(_secret_plain_text)
 ]
+
+
+def not_null(value: Any) -> Any:
+    """For PATCH fields that may be left out but not set to null."""
+    if value is None:
+        raise PydanticCustomError("not_null", "may not be null")
+    return value
+
+
+def field_error(field: str, message: str, value: Any, *, title: str) -> ValidationError:
+    """A validation error located at ``field``, for rules that involve several fields (a
+    model validator alone can only point at the whole model)."""
+    return ValidationError.from_exception_data(
+        title,
+        [InitErrorDetails(type=PydanticCustomError("invalid", message), loc=(field,), input=value)],
+    )
+
+
+def parse[M: BaseModel](
+    model: type[M], data: Any, *, loc: tuple[str, ...], detail: str = "The request is not valid."
+) -> M:
+    """Validate what the framework could not validate for us (a raw body read for its
+    signature, query parameters checked together); errors become a 400/422 problem."""
+    try:
+        if isinstance(data, bytes | str):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed.from_pydantic(exc.errors(), prefix=loc, detail=detail) from exc

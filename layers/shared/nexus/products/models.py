@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-from nexus.models.common import ApiModel, Currency, OutModel, RequiredName, plain_text
+from nexus.models.common import ApiModel, Currency, OutModel, RequiredName, not_null, plain_text
 
 Description = Annotated[str, StringConstraints(max_length=5000), AfterValidator(plain_text)]
 # Integer cents; strict mode refuses 10.0, "10" and true rather than coercing or rounding.
@@ -22,10 +23,14 @@ class ProductIn(ApiModel):
 class ProductPatch(ApiModel):
     """Any subset of the create fields; only description may be set to null."""
 
-    name: RequiredName | None = None
+    name: Annotated[RequiredName | None, BeforeValidator(not_null)] = None
     description: Description | None = None
-    price: Price | None = None
-    currency: Currency | None = None
+    price: Annotated[Price | None, BeforeValidator(not_null)] = None
+    currency: Annotated[Currency | None, BeforeValidator(not_null)] = None
+
+    def changes(self) -> dict[str, object]:
+        """The fields the request set, by name (description may be None: cleared)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class ProductOut(OutModel):
@@ -44,6 +49,27 @@ class ProductPage(OutModel):
 
 
 class StoreProductOut(OutModel):
+    id: str
+    name: str
+    description: str | None
+    price: int
+    currency: str
+
+
+# -- rows ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ProductRow:
+    id: str
+    name: str
+    description: str | None
+    price: int
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoreProductRow:
     id: str
     name: str
     description: str | None

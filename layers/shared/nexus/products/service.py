@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from nexus import db, pagination
-from nexus.errors import NotFound, ValidationFailed
+from nexus import pagination
+from nexus.errors import NotFound
 from nexus.identity import Identity
-from nexus.products import repository as repo
+from nexus.pagination import Cursor
 from nexus.products.models import ProductIn, ProductOut, ProductPage, ProductPatch, StoreProductOut
+from nexus.products.repository import OrganizationGone, ProductRepository
 
 _NOT_FOUND = "No such product."
-_NOT_NULL = ("name", "price", "currency")
+REPOSITORY = ProductRepository()
 
 
-def _product_id(raw: str) -> str:
-    return pagination.require_id(raw, _NOT_FOUND)
-
-
-def create(who: Identity, body: ProductIn) -> ProductOut:
-    row = db.single(
-        lambda conn: repo.create(
-            conn,
+def create(who: Identity, body: ProductIn, *, repo: ProductRepository = REPOSITORY) -> ProductOut:
+    try:
+        row = repo.create(
             organization_id=who.organization_id,
             user_id=who.user_id,
             name=body.name,
@@ -29,62 +23,48 @@ def create(who: Identity, body: ProductIn) -> ProductOut:
             price=body.price,
             currency=body.currency,
         )
-    )
-    return ProductOut(**row)
+    except OrganizationGone as exc:
+        raise NotFound("Your organization no longer exists.") from exc
+    return ProductOut.model_validate(row)
 
 
-def list_page(who: Identity, limit: int, cursor: str | None) -> ProductPage:
-    after = pagination.decode(cursor)
-    rows = db.single(
-        lambda conn: repo.page(conn, organization_id=who.organization_id, limit=limit, after=after)
-    )
-    items, next_cursor = pagination.split([ProductOut(**r) for r in rows], limit)
+def list_page(
+    who: Identity, limit: int, after: Cursor | None, *, repo: ProductRepository = REPOSITORY
+) -> ProductPage:
+    rows = repo.page(organization_id=who.organization_id, limit=limit, after=after)
+    items, next_cursor = pagination.split([ProductOut.model_validate(r) for r in rows], limit)
     return ProductPage(items=items, next_cursor=next_cursor)
 
 
-def get(who: Identity, raw_id: str) -> ProductOut:
-    product_id = _product_id(raw_id)
-    row = db.single(
-        lambda conn: repo.get(conn, organization_id=who.organization_id, product_id=product_id)
+def get(who: Identity, raw_id: str, *, repo: ProductRepository = REPOSITORY) -> ProductOut:
+    product_id = pagination.require_id(raw_id, _NOT_FOUND)
+    row = repo.get(organization_id=who.organization_id, product_id=product_id)
+    if row is None:
+        raise NotFound(_NOT_FOUND)
+    return ProductOut.model_validate(row)
+
+
+def update(
+    who: Identity, raw_id: str, body: ProductPatch, *, repo: ProductRepository = REPOSITORY
+) -> ProductOut:
+    product_id = pagination.require_id(raw_id, _NOT_FOUND)
+    row = repo.update(
+        organization_id=who.organization_id, product_id=product_id, changes=body.changes()
     )
     if row is None:
         raise NotFound(_NOT_FOUND)
-    return ProductOut(**row)
+    return ProductOut.model_validate(row)
 
 
-def update(who: Identity, raw_id: str, body: ProductPatch) -> ProductOut:
-    product_id = _product_id(raw_id)
-    changes: dict[str, Any] = {f: getattr(body, f) for f in body.model_fields_set}
-    nulls = [f for f in _NOT_NULL if f in changes and changes[f] is None]
-    if nulls:
-        raise ValidationFailed(
-            "The request is not valid.",
-            errors=[{"loc": ["body", f], "msg": "may not be null"} for f in nulls],
-        )
-    row = db.single(
-        lambda conn: repo.update(
-            conn, organization_id=who.organization_id, product_id=product_id, changes=changes
-        )
-    )
+def delete(who: Identity, raw_id: str, *, repo: ProductRepository = REPOSITORY) -> None:
+    product_id = pagination.require_id(raw_id, _NOT_FOUND)
+    if not repo.soft_delete(organization_id=who.organization_id, product_id=product_id):
+        raise NotFound(_NOT_FOUND)
+
+
+def store_view(raw_id: str, *, repo: ProductRepository = REPOSITORY) -> StoreProductOut:
+    product_id = pagination.require_id(raw_id, _NOT_FOUND)
+    row = repo.get_public(product_id=product_id)
     if row is None:
         raise NotFound(_NOT_FOUND)
-    return ProductOut(**row)
-
-
-def delete(who: Identity, raw_id: str) -> None:
-    product_id = _product_id(raw_id)
-    deleted = db.single(
-        lambda conn: repo.soft_delete(
-            conn, organization_id=who.organization_id, product_id=product_id
-        )
-    )
-    if not deleted:
-        raise NotFound(_NOT_FOUND)
-
-
-def store_view(raw_id: str) -> StoreProductOut:
-    product_id = _product_id(raw_id)
-    row = db.single(lambda conn: repo.get_public(conn, product_id=product_id))
-    if row is None:
-        raise NotFound(_NOT_FOUND)
-    return StoreProductOut(**row)
+    return StoreProductOut.model_validate(row)

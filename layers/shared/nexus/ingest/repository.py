@@ -1,0 +1,161 @@
+"""SQL for ingestion: the integrations to schedule, a job's integration, and the one
+statement that stores a snapshot (content rows, metric rows and the run row together)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from psycopg import sql
+from psycopg.adapt import PyFormat
+
+from nexus import db
+from nexus.graph.catalogue import METRICS
+from nexus.graph.client import Post
+from nexus.ingest.models import Schedulable, Target
+
+_METRIC_NAMES = [sql.Identifier(m) for m in METRICS]
+_METRIC_COLUMNS = sql.SQL(", ").join(_METRIC_NAMES)
+# A NULL never erases a stored value; a replay updates nothing.
+_COALESCE = sql.SQL(", ").join(
+    sql.SQL("{m} = COALESCE(EXCLUDED.{m}, t.{m})").format(m=m) for m in _METRIC_NAMES
+)
+_CHANGED = sql.SQL(" OR ").join(
+    sql.SQL("(EXCLUDED.{m} IS DISTINCT FROM t.{m} AND EXCLUDED.{m} IS NOT NULL)").format(m=m)
+    for m in _METRIC_NAMES
+)
+_UNNEST_METRICS = sql.SQL(", ").join(
+    sql.SQL("{}::bigint[]").format(sql.Placeholder(m, PyFormat.BINARY)) for m in METRICS
+)
+
+SAVE_SNAPSHOT = sql.SQL("""
+WITH content AS (
+    INSERT INTO analytics_content AS t
+        (organization_id, integration_id, content_id, created_time, message)
+    SELECT %(org)s, %(integration)s, c.content_id, c.created_time, c.message
+    FROM unnest(%(content_ids)b::text[], %(created)b::timestamptz[], %(messages)b::text[])
+        AS c(content_id, created_time, message)
+    ON CONFLICT (organization_id, integration_id, content_id) DO UPDATE
+        SET created_time = EXCLUDED.created_time, message = EXCLUDED.message, updated_at = now()
+        WHERE (t.created_time, t.message) IS DISTINCT FROM (EXCLUDED.created_time, EXCLUDED.message)
+),
+metrics AS (
+    INSERT INTO analytics_daily_metrics AS t
+        (organization_id, integration_id, content_id, date, {metric_columns})
+    SELECT %(org)s, %(integration)s, m.content_id, %(date)s, {metric_columns}
+    FROM unnest(%(metric_ids)b::text[], {unnest_metrics}) AS m(content_id, {metric_columns})
+    ON CONFLICT (organization_id, integration_id, content_id, date) WHERE deleted_at IS NULL
+    DO UPDATE SET {coalesce}, updated_at = now()
+        WHERE {changed}
+    RETURNING 1
+),
+run AS (
+    INSERT INTO ingestion_runs AS r (organization_id, integration_id, date, status,
+        content_total, content_failed, error_code, finished_at)
+    VALUES (%(org)s, %(integration)s, %(date)s, %(status)s, %(total)s, %(failed)s,
+        %(error_code)s, now())
+    ON CONFLICT (integration_id, date) DO UPDATE SET status = EXCLUDED.status,
+        content_total = EXCLUDED.content_total, content_failed = EXCLUDED.content_failed,
+        error_code = EXCLUDED.error_code, finished_at = now(), attempts = r.attempts + 1
+)
+SELECT count(*) AS written FROM metrics
+""").format(
+    metric_columns=_METRIC_COLUMNS,
+    unnest_metrics=_UNNEST_METRICS,
+    coalesce=_COALESCE,
+    changed=_CHANGED,
+)
+
+RECORD_FAILURE = """
+WITH flag AS (
+    UPDATE integrations SET status = 'needs_reauth', updated_at = now()
+    WHERE %(reauth)s AND id = %(integration)s AND status = 'active'
+)
+INSERT INTO ingestion_runs AS r (organization_id, integration_id, date, status,
+    error_code, finished_at)
+VALUES (%(org)s, %(integration)s, %(date)s, %(status)s, %(error_code)s,
+    CASE WHEN %(status)s = 'deferred' THEN NULL ELSE now() END)
+ON CONFLICT (integration_id, date) DO UPDATE SET status = EXCLUDED.status,
+    error_code = EXCLUDED.error_code, finished_at = EXCLUDED.finished_at,
+    attempts = r.attempts + 1
+"""
+
+
+class IngestRepository:
+    def active_integrations(self, *, after: str | None, limit: int) -> list[Schedulable]:
+        """A keyset page of schedulable integrations (by id)."""
+        where = [sql.SQL("deleted_at IS NULL AND status = 'active'")]
+        params: dict[str, Any] = {"limit": limit}
+        if after is not None:
+            where.append(sql.SQL("id > %(after)s::uuid"))
+            params["after"] = after
+        query = sql.SQL(
+            "SELECT id::text, organization_id::text FROM integrations WHERE {where}"
+            " ORDER BY id LIMIT %(limit)s"
+        ).format(where=sql.SQL(" AND ").join(where))
+        return db.single(lambda conn: db.fetch_all(conn, Schedulable, query, params))
+
+    def target(self, *, integration_id: str, organization_id: str) -> Target | None:
+        return db.single(
+            lambda conn: db.fetch_one(
+                conn,
+                Target,
+                "SELECT id::text AS integration_id, organization_id::text, external_id, status,"
+                " deleted_at IS NOT NULL AS deleted, access_token_ciphertext AS token_ciphertext"
+                " FROM integrations WHERE id = %s AND organization_id = %s",
+                (integration_id, organization_id),
+            )
+        )
+
+    def save_snapshot(
+        self,
+        *,
+        organization_id: str,
+        integration_id: str,
+        snapshot: date,
+        posts: list[Post],
+        status: str,
+        error_code: str | None,
+    ) -> int:
+        """Stores the snapshot in one statement; returns the metric rows written."""
+        fetched = [p for p in posts if p.error is None]
+        params: dict[str, Any] = {
+            "org": organization_id,
+            "integration": integration_id,
+            "date": snapshot,
+            "content_ids": [p.content_id for p in posts],
+            "created": [p.created_time for p in posts],
+            "messages": [p.message for p in posts],
+            "metric_ids": [p.content_id for p in fetched],
+            "status": status,
+            "total": len(posts),
+            "failed": len(posts) - len(fetched),
+            "error_code": error_code,
+        }
+        for metric in METRICS:
+            params[metric] = [p.metrics.get(metric) for p in fetched]
+        # The arrays are binary parameters (%(...)b): no text formatting (see bench/ingest.py).
+        row = db.single(lambda conn: conn.execute(SAVE_SNAPSHOT, params).fetchone())
+        return int(row["written"]) if row else 0
+
+    def record_failure(
+        self,
+        *,
+        organization_id: str,
+        integration_id: str,
+        snapshot: date,
+        status: str,
+        error_code: str,
+        needs_reauth: bool,
+    ) -> None:
+        """The run's outcome when no data could be stored; a permanent failure also marks
+        the integration needs_reauth (in the same statement)."""
+        params = {
+            "reauth": needs_reauth,
+            "org": organization_id,
+            "integration": integration_id,
+            "date": snapshot,
+            "status": status,
+            "error_code": error_code,
+        }
+        db.single(lambda conn: conn.execute(RECORD_FAILURE, params))
