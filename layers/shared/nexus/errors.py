@@ -83,3 +83,11 @@ class TooManyRequests(NexusError):
 
 class ServiceUnavailable(NexusError):
     status, title, slug = 503, "Service Unavailable", "unavailable"
+
+
+def found[T](value: T | None, detail: str) -> T:
+    """``value``, or a 404 with ``detail`` when the repository found nothing (another
+    tenant's object included: never reveal that it exists)."""
+    if value is None:
+        raise NotFound(detail)
+    return value

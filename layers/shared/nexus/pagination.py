@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
-from pydantic import PlainValidator, WithJsonSchema
+from pydantic import BaseModel, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from nexus.errors import NotFound
@@ -96,3 +96,9 @@ def split[T: Keyed](items: list[T], limit: int) -> tuple[list[T], str | None]:
     page = items[:limit]
     more = len(items) > limit
     return page, (encode(page[-1].created_at, page[-1].id) if more else None)
+
+
+def page[T: Keyed, P: BaseModel](model: type[P], rows: list[T], limit: int) -> P:
+    """``model`` (a page response: items, next_cursor) from ``limit + 1`` fetched rows."""
+    items, next_cursor = split(rows, limit)
+    return model.model_validate({"items": items, "next_cursor": next_cursor})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -21,22 +22,15 @@ class EmailTaken(Exception):
 
 
 def _login_state(
-    *,
-    now: datetime,
-    failures: int,
-    oldest: datetime | None,
-    id: str | None,
-    organization_id: str | None,
-    email: str | None,
-    name: str | None,
-    password_hash: str | None,
-    created_at: datetime | None,
+    *, now: datetime, failures: int, oldest: datetime | None, **user: Any
 ) -> LoginState:
-    user = None
-    if id is not None:
-        assert organization_id and email and password_hash and created_at
-        user = UserRow(id, organization_id, email, name, password_hash, created_at)
-    return LoginState(user=user, recent_failures=failures, oldest_failure_at=oldest, now=now)
+    """The failure count with the user, whose columns are all null for an unknown address."""
+    return LoginState(
+        user=UserRow(**user) if user["id"] is not None else None,
+        recent_failures=failures,
+        oldest_failure_at=oldest,
+        now=now,
+    )
 
 
 class AuthRepository:
@@ -61,7 +55,7 @@ class AuthRepository:
             "hash": password_hash,
         }
         try:
-            row = db.single(lambda conn: db.fetch_one(conn, UserRow, query, params))
+            row = db.fetch_one(UserRow, query, params)
         except psycopg.errors.UniqueViolation as exc:
             raise EmailTaken(email) from exc
         assert row is not None
@@ -82,25 +76,17 @@ class AuthRepository:
             """
         ).format(USER_COLUMNS)
         params = {"key": email_key, "window": window_seconds}
-        state = db.single(lambda conn: db.fetch_one(conn, kwargs_row(_login_state), query, params))
+        state = db.fetch_one(kwargs_row(_login_state), query, params)
         assert state is not None
         return state
 
     def record_login(self, *, email_key: str, succeeded: bool) -> None:
         if succeeded:
             # A successful login clears the failure count for the address.
-            db.single(
-                lambda conn: conn.execute(
-                    "DELETE FROM login_attempts WHERE email_key = %s", (email_key,)
-                )
-            )
+            db.execute("DELETE FROM login_attempts WHERE email_key = %s", (email_key,))
             return
-        db.single(
-            lambda conn: conn.execute(
-                "INSERT INTO login_attempts (email_key) VALUES (%s)", (email_key,)
-            )
-        )
+        db.execute("INSERT INTO login_attempts (email_key) VALUES (%s)", (email_key,))
 
     def get_user(self, user_id: str) -> UserRow | None:
         query = sql.SQL("SELECT {} FROM users u WHERE u.id = %s").format(USER_COLUMNS)
-        return db.single(lambda conn: db.fetch_one(conn, UserRow, query, (user_id,)))
+        return db.fetch_one(UserRow, query, (user_id,))

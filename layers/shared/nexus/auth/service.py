@@ -7,7 +7,7 @@ import math
 from nexus.auth import passwords, tokens
 from nexus.auth.models import LoginIn, RegisterIn, RegisterOut, TokenOut, UserOut, UserRow
 from nexus.auth.repository import AuthRepository, EmailTaken
-from nexus.errors import Conflict, NotFound, TooManyRequests, Unauthorized
+from nexus.errors import Conflict, TooManyRequests, Unauthorized, found
 from nexus.observability import logger
 from nexus.settings import get_settings
 
@@ -62,7 +62,5 @@ def login(body: LoginIn, *, repo: AuthRepository = REPOSITORY) -> TokenOut:
 
 
 def me(user_id: str, *, repo: AuthRepository = REPOSITORY) -> UserOut:
-    user = repo.get_user(user_id)
-    if user is None:
-        raise NotFound("The user no longer exists.")
+    user = found(repo.get_user(user_id), "The user no longer exists.")
     return _user_out(user)

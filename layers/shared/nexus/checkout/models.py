@@ -64,16 +64,6 @@ class WebhookResult(OutModel):
 
 
 # -- rows ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class OrderRow:
-    id: str
-    product_id: str
-    email: str
-    name: str | None
-    status: OrderStatus
-    amount: int
-    currency: str
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +71,7 @@ class StoredOrder:
     """An order with the request hash its Idempotency-Key was first used with."""
 
     created: bool
-    order: OrderRow
+    order: Order
     request_hash: str | None
 
 

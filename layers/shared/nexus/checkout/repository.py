@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from psycopg import sql
@@ -11,7 +10,7 @@ from psycopg.rows import kwargs_row
 from nexus import db
 from nexus.checkout.models import (
     BuyerOrderRow,
-    OrderRow,
+    Order,
     OrderStatus,
     PaymentOutcome,
     StoredOrder,
@@ -32,21 +31,8 @@ class IllegalTransition(Exception):
         self.previous = previous
 
 
-def _stored(
-    *,
-    created: bool,
-    request_hash: str | None,
-    id: str,
-    product_id: str,
-    email: str,
-    name: str | None,
-    status: OrderStatus,
-    amount: int,
-    currency: str,
-    created_at: datetime,
-) -> StoredOrder:
-    order = OrderRow(id, product_id, email, name, status, amount, currency, created_at)
-    return StoredOrder(created=created, order=order, request_hash=request_hash)
+def _stored(*, created: bool, request_hash: str | None, **order: Any) -> StoredOrder:
+    return StoredOrder(created=created, order=Order(**order), request_hash=request_hash)
 
 
 class CheckoutRepository:
@@ -96,51 +82,43 @@ class CheckoutRepository:
             "key": idempotency_key,
             "hash": request_hash,
         }
-        return db.single(lambda conn: db.fetch_one(conn, kwargs_row(_stored), query, params))
+        return db.fetch_one(kwargs_row(_stored), query, params)
 
     def by_idempotency_key(self, key: str) -> StoredOrder | None:
         query = sql.SQL(
             "SELECT false AS created, {} FROM orders o WHERE o.idempotency_key = %s"
         ).format(_O_COLUMNS)
-        return db.single(lambda conn: db.fetch_one(conn, kwargs_row(_stored), query, (key,)))
+        return db.fetch_one(kwargs_row(_stored), query, (key,))
 
     def buyer_view(self, order_id: str) -> BuyerOrderRow | None:
-        return db.single(
-            lambda conn: db.fetch_one(
-                conn,
-                BuyerOrderRow,
-                "SELECT id::text, status, amount, currency, product_id::text, product_name"
-                " FROM orders WHERE id = %s",
-                (order_id,),
-            )
+        return db.fetch_one(
+            BuyerOrderRow,
+            "SELECT id::text, status, amount, currency, product_id::text, product_name"
+            " FROM orders WHERE id = %s",
+            (order_id,),
         )
 
     def seller_page(
         self, *, organization_id: str, status: str | None, limit: int, after: Cursor | None
-    ) -> list[OrderRow]:
+    ) -> list[Order]:
         filters: dict[str, Any] = {"organization_id": organization_id}
         if status is not None:
             filters["status"] = status
-        return db.single(
-            lambda conn: keyset.page(
-                conn,
-                OrderRow,
-                table="orders",
-                columns=COLUMNS,
-                filters=filters,
-                live_only=False,
-                after=after,
-                limit=limit,
-            )
+        return keyset.page(
+            Order,
+            table="orders",
+            columns=COLUMNS,
+            filters=filters,
+            live_only=False,
+            after=after,
+            limit=limit,
         )
 
-    def seller_get(self, *, organization_id: str, order_id: str) -> OrderRow | None:
+    def seller_get(self, *, organization_id: str, order_id: str) -> Order | None:
         query = sql.SQL("SELECT {} FROM orders WHERE id = %s AND organization_id = %s").format(
             COLUMNS
         )
-        return db.single(
-            lambda conn: db.fetch_one(conn, OrderRow, query, (order_id, organization_id))
-        )
+        return db.fetch_one(Order, query, (order_id, organization_id))
 
     def apply_payment_event(
         self, *, event_id: str, event_type: str, order_id: str, new_status: OrderStatus

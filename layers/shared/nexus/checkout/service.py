@@ -18,7 +18,7 @@ from nexus.checkout.models import (
     WebhookResult,
 )
 from nexus.checkout.repository import CheckoutRepository, IllegalTransition
-from nexus.errors import Conflict, NotFound
+from nexus.errors import Conflict, NotFound, found
 from nexus.identity import Identity
 from nexus.models.common import parse
 from nexus.observability import logger
@@ -53,20 +53,17 @@ def checkout(
         # Lost a race with a concurrent request holding the same key: its order is committed
         # now, but was not yet visible to the statement above.
         stored = repo.by_idempotency_key(idempotency_key)
-    if stored is None:
-        raise NotFound(_NO_PRODUCT)
+    stored = found(stored, _NO_PRODUCT)
     if not stored.created and stored.request_hash != digest:
         raise Conflict("This Idempotency-Key was used with a different request body.")
     if stored.created:
         logger.info("order created", extra={"order_id": stored.order.id})
-    return Order.model_validate(stored.order), stored.created
+    return stored.order, stored.created
 
 
 def buyer_order(raw_id: str, *, repo: CheckoutRepository = REPOSITORY) -> BuyerOrder:
     order_id = pagination.require_id(raw_id, _NO_ORDER)
-    row = repo.buyer_view(order_id)
-    if row is None:
-        raise NotFound(_NO_ORDER)
+    row = found(repo.buyer_view(order_id), _NO_ORDER)
     return BuyerOrder(
         id=row.id,
         status=row.status,
@@ -124,13 +121,9 @@ def seller_orders(
     rows = repo.seller_page(
         organization_id=who.organization_id, status=status, limit=limit, after=after
     )
-    items, next_cursor = pagination.split([Order.model_validate(r) for r in rows], limit)
-    return OrderPage(items=items, next_cursor=next_cursor)
+    return pagination.page(OrderPage, rows, limit)
 
 
 def seller_order(who: Identity, raw_id: str, *, repo: CheckoutRepository = REPOSITORY) -> Order:
     order_id = pagination.require_id(raw_id, _NO_ORDER)
-    row = repo.seller_get(organization_id=who.organization_id, order_id=order_id)
-    if row is None:
-        raise NotFound(_NO_ORDER)
-    return Order.model_validate(row)
+    return found(repo.seller_get(organization_id=who.organization_id, order_id=order_id), _NO_ORDER)

@@ -156,12 +156,20 @@ def _rows[R](row: type[R] | RowFactory[R]) -> RowFactory[R]:
     return class_row(row) if isinstance(row, type) else row
 
 
-def fetch_one[R](
-    conn: Conn, row: type[R] | RowFactory[R], query: Query, params: Params
-) -> R | None:
-    """The first row of ``query`` as ``row`` (a dataclass, or a psycopg row factory)."""
-    return conn.cursor(row_factory=_rows(row)).execute(query, params).fetchone()
+# Single statements, autocommitted (one round trip each). Rows come back as ``row``: a
+# dataclass or pydantic model (psycopg's class_row), or a psycopg row factory.
+def fetch_one[R](row: type[R] | RowFactory[R], query: Query, params: Params = None) -> R | None:
+    return single(
+        lambda conn: conn.cursor(row_factory=_rows(row)).execute(query, params).fetchone()
+    )
 
 
-def fetch_all[R](conn: Conn, row: type[R] | RowFactory[R], query: Query, params: Params) -> list[R]:
-    return conn.cursor(row_factory=_rows(row)).execute(query, params).fetchall()
+def fetch_all[R](row: type[R] | RowFactory[R], query: Query, params: Params = None) -> list[R]:
+    return single(
+        lambda conn: conn.cursor(row_factory=_rows(row)).execute(query, params).fetchall()
+    )
+
+
+def execute(query: Query, params: Params = None) -> int:
+    """A statement whose rows nobody reads; returns how many rows it touched."""
+    return single(lambda conn: conn.execute(query, params).rowcount)

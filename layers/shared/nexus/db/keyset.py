@@ -11,12 +11,11 @@ from typing import Any
 
 from psycopg import sql
 
-from nexus.db import Conn, fetch_all
+from nexus.db import fetch_all
 from nexus.pagination import Cursor
 
 
 def page[R](
-    conn: Conn,
     row: type[R],
     *,
     table: str,
@@ -42,4 +41,4 @@ def page[R](
         "SELECT {columns} FROM {table} WHERE {where}"
         " ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
     ).format(columns=columns, table=sql.Identifier(table), where=sql.SQL(" AND ").join(where))
-    return fetch_all(conn, row, query, params)
+    return fetch_all(row, query, params)

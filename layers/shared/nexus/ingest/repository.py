@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg import sql
 from psycopg.adapt import PyFormat
+from psycopg.rows import scalar_row
 
 from nexus import db
 from nexus.graph.catalogue import METRICS
@@ -93,18 +94,15 @@ class IngestRepository:
             "SELECT id::text, organization_id::text FROM integrations WHERE {where}"
             " ORDER BY id LIMIT %(limit)s"
         ).format(where=sql.SQL(" AND ").join(where))
-        return db.single(lambda conn: db.fetch_all(conn, Schedulable, query, params))
+        return db.fetch_all(Schedulable, query, params)
 
     def target(self, *, integration_id: str, organization_id: str) -> Target | None:
-        return db.single(
-            lambda conn: db.fetch_one(
-                conn,
-                Target,
-                "SELECT id::text AS integration_id, organization_id::text, external_id, status,"
-                " deleted_at IS NOT NULL AS deleted, access_token_ciphertext AS token_ciphertext"
-                " FROM integrations WHERE id = %s AND organization_id = %s",
-                (integration_id, organization_id),
-            )
+        return db.fetch_one(
+            Target,
+            "SELECT id::text AS integration_id, organization_id::text, external_id, status,"
+            " deleted_at IS NOT NULL AS deleted, access_token_ciphertext AS token_ciphertext"
+            " FROM integrations WHERE id = %s AND organization_id = %s",
+            (integration_id, organization_id),
         )
 
     def save_snapshot(
@@ -135,8 +133,8 @@ class IngestRepository:
         for metric in METRICS:
             params[metric] = [p.metrics.get(metric) for p in fetched]
         # The arrays are binary parameters (%(...)b): no text formatting (see bench/ingest.py).
-        row = db.single(lambda conn: conn.execute(SAVE_SNAPSHOT, params).fetchone())
-        return int(row["written"]) if row else 0
+        written = db.fetch_one(scalar_row, SAVE_SNAPSHOT, params)
+        return int(written or 0)
 
     def record_failure(
         self,
@@ -158,4 +156,4 @@ class IngestRepository:
             "status": status,
             "error_code": error_code,
         }
-        db.single(lambda conn: conn.execute(RECORD_FAILURE, params))
+        db.execute(RECORD_FAILURE, params)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -159,40 +158,3 @@ class MetricList(OutModel):
 
 class RunList(OutModel):
     items: list[Run]
-
-
-# -- rows ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class RunRow:
-    integration_id: str
-    date: dt.date
-    status: RunStatus
-    content_total: int
-    content_failed: int
-    finished_at: dt.datetime | None
-    error_code: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class IntegrationRow:
-    id: str
-    provider: str
-    external_id: str
-    name: str
-    status: IntegrationStatus
-    created_at: dt.datetime
-    last_run: RunRow | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMetricRow:
-    integration_id: str
-    content_id: str
-    date: dt.date
-    impressions: int | None
-    reach: int | None
-    reactions: int | None
-    video_views: int | None
-    clicks: int | None
-    comments: int | None
-    shares: int | None

@@ -10,12 +10,11 @@ from psycopg import sql
 from psycopg.rows import kwargs_row
 
 from nexus import db
+from nexus.db import tenant
 from nexus.integrations.models import (
-    IntegrationRow,
-    IntegrationStatus,
-    RunRow,
-    RunStatus,
-    StoredMetricRow,
+    Integration,
+    MetricRow,
+    Run,
 )
 
 
@@ -44,33 +43,11 @@ METRIC_COLUMNS = sql.SQL(
 )
 
 
-def _integration(
-    *,
-    id: str,
-    provider: str,
-    external_id: str,
-    name: str,
-    status: IntegrationStatus,
-    created_at: dt.datetime,
-    run_date: dt.date | None = None,
-    run_status: RunStatus | None = None,
-    run_content_total: int = 0,
-    run_content_failed: int = 0,
-    run_finished_at: dt.datetime | None = None,
-    run_error_code: str | None = None,
-) -> IntegrationRow:
-    last_run = None
-    if run_date is not None and run_status is not None:
-        last_run = RunRow(
-            id,
-            run_date,
-            run_status,
-            run_content_total,
-            run_content_failed,
-            run_finished_at,
-            run_error_code,
-        )
-    return IntegrationRow(id, provider, external_id, name, status, created_at, last_run)
+def _integration(**columns: Any) -> Integration:
+    """An integration row with its newest run's ``run_*`` columns (all null: no run yet)."""
+    run = {k.removeprefix("run_"): columns.pop(k) for k in list(columns) if k.startswith("run_")}
+    last_run = Run(integration_id=columns["id"], **run) if run.get("date") is not None else None
+    return Integration(**columns, last_run=last_run)
 
 
 _INTEGRATION_ROW = kwargs_row(_integration)
@@ -86,38 +63,33 @@ class IntegrationRepository:
         external_id: str,
         name: str,
         token_ciphertext: bytes,
-    ) -> IntegrationRow:
+    ) -> Integration:
         params = (integration_id, organization_id, provider, external_id, name, token_ciphertext)
         try:
-            row = db.single(
-                lambda conn: db.fetch_one(
-                    conn,
-                    _INTEGRATION_ROW,
-                    "INSERT INTO integrations (id, organization_id, provider, external_id, name,"
-                    " access_token_ciphertext) VALUES (%s, %s, %s, %s, %s, %s)"
-                    " RETURNING id::text, provider, external_id, name, status, created_at",
-                    params,
-                )
+            row = db.fetch_one(
+                _INTEGRATION_ROW,
+                "INSERT INTO integrations (id, organization_id, provider, external_id, name,"
+                " access_token_ciphertext) VALUES (%s, %s, %s, %s, %s, %s)"
+                " RETURNING id::text, provider, external_id, name, status, created_at",
+                params,
             )
         except psycopg.errors.UniqueViolation as exc:
             raise AlreadyConnected(external_id) from exc
         assert row is not None
         return row
 
-    def list_for(self, organization_id: str) -> list[IntegrationRow]:
+    def list_for(self, organization_id: str) -> list[Integration]:
         query = _INTEGRATION.format(source=sql.SQL("integrations")) + sql.SQL(
             " WHERE i.organization_id = %s AND i.deleted_at IS NULL ORDER BY i.created_at, i.id"
         )
-        return db.single(
-            lambda conn: db.fetch_all(conn, _INTEGRATION_ROW, query, (organization_id,))
-        )
+        return db.fetch_all(_INTEGRATION_ROW, query, (organization_id,))
 
-    def get(self, *, organization_id: str, integration_id: str) -> IntegrationRow | None:
+    def get(self, *, organization_id: str, integration_id: str) -> Integration | None:
         query = _INTEGRATION.format(source=sql.SQL("integrations")) + sql.SQL(
             " WHERE i.id = %s AND i.organization_id = %s AND i.deleted_at IS NULL"
         )
         params = (integration_id, organization_id)
-        return db.single(lambda conn: db.fetch_one(conn, _INTEGRATION_ROW, query, params))
+        return db.fetch_one(_INTEGRATION_ROW, query, params)
 
     def update(
         self,
@@ -127,7 +99,7 @@ class IntegrationRepository:
         name: str | None,
         token_ciphertext: bytes | None,
         enabled: bool | None,
-    ) -> IntegrationRow | None:
+    ) -> Integration | None:
         """Sets only what the request carries. A new token moves needs_reauth back to active;
         enabled toggles disabled/active."""
         params: dict[str, Any] = {"id": integration_id, "org": organization_id}
@@ -156,17 +128,12 @@ class IntegrationRepository:
         query = sql.SQL("WITH changed AS {updated} ").format(updated=updated) + _INTEGRATION.format(
             source=sql.SQL("changed")
         )
-        return db.single(lambda conn: db.fetch_one(conn, _INTEGRATION_ROW, query, params))
+        return db.fetch_one(_INTEGRATION_ROW, query, params)
 
     def soft_delete(self, *, organization_id: str, integration_id: str) -> bool:
-        cur = db.single(
-            lambda conn: conn.execute(
-                "UPDATE integrations SET deleted_at = now(), updated_at = now()"
-                " WHERE id = %s AND organization_id = %s AND deleted_at IS NULL",
-                (integration_id, organization_id),
-            )
+        return tenant.soft_delete(
+            "integrations", row_id=integration_id, organization_id=organization_id
         )
-        return cur.rowcount == 1
 
     def metrics(
         self,
@@ -176,7 +143,7 @@ class IntegrationRepository:
         content_id: str | None,
         start: dt.date,
         end: dt.date,
-    ) -> list[StoredMetricRow]:
+    ) -> list[MetricRow]:
         where = [
             sql.SQL("organization_id = %(org)s AND deleted_at IS NULL"),
             sql.SQL("date BETWEEN %(start)s AND %(end)s"),
@@ -192,11 +159,11 @@ class IntegrationRepository:
             "SELECT {columns} FROM analytics_daily_metrics WHERE {where}"
             " ORDER BY date, integration_id, content_id"
         ).format(columns=METRIC_COLUMNS, where=sql.SQL(" AND ").join(where))
-        return db.single(lambda conn: db.fetch_all(conn, StoredMetricRow, query, params))
+        return db.fetch_all(MetricRow, query, params)
 
     def runs(
         self, *, organization_id: str, integration_id: str | None, start: dt.date, end: dt.date
-    ) -> list[RunRow]:
+    ) -> list[Run]:
         where = [sql.SQL("r.organization_id = %(org)s AND r.date BETWEEN %(start)s AND %(end)s")]
         params: dict[str, Any] = {"org": organization_id, "start": start, "end": end}
         if integration_id is not None:
@@ -205,4 +172,4 @@ class IntegrationRepository:
         query = sql.SQL(
             "SELECT {columns} FROM ingestion_runs r WHERE {where} ORDER BY r.date, r.integration_id"
         ).format(columns=RUN_COLUMNS, where=sql.SQL(" AND ").join(where))
-        return db.single(lambda conn: db.fetch_all(conn, RunRow, query, params))
+        return db.fetch_all(Run, query, params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from nexus import crypto, pagination
-from nexus.errors import Conflict, NotFound
+from nexus.errors import Conflict, NotFound, found
 from nexus.identity import Identity
 from nexus.ingest import queue
 from nexus.ingest.job import IngestJob
@@ -15,11 +15,8 @@ from nexus.integrations.models import (
     IntegrationIn,
     IntegrationList,
     IntegrationPatch,
-    IntegrationRow,
     MetricList,
-    MetricRow,
     Queued,
-    Run,
     RunList,
     SyncIn,
     today,
@@ -29,10 +26,6 @@ from nexus.observability import logger
 
 _NOT_FOUND = "No such integration."
 REPOSITORY = IntegrationRepository()
-
-
-def _integration(row: IntegrationRow) -> Integration:
-    return Integration.model_validate(row)
 
 
 def _id(raw: str) -> str:
@@ -57,11 +50,11 @@ def create(
     except AlreadyConnected as exc:
         raise Conflict("This organization already has an integration for that page.") from exc
     logger.info("integration created", extra={"integration_id": integration_id})
-    return _integration(row)
+    return row
 
 
 def list_all(who: Identity, *, repo: IntegrationRepository = REPOSITORY) -> IntegrationList:
-    return IntegrationList(items=[_integration(r) for r in repo.list_for(who.organization_id)])
+    return IntegrationList(items=repo.list_for(who.organization_id))
 
 
 def update(
@@ -77,16 +70,16 @@ def update(
         if body.access_token
         else None
     )
-    row = repo.update(
-        organization_id=who.organization_id,
-        integration_id=integration_id,
-        name=body.name,
-        token_ciphertext=sealed,
-        enabled=body.enabled,
+    return found(
+        repo.update(
+            organization_id=who.organization_id,
+            integration_id=integration_id,
+            name=body.name,
+            token_ciphertext=sealed,
+            enabled=body.enabled,
+        ),
+        _NOT_FOUND,
     )
-    if row is None:
-        raise NotFound(_NOT_FOUND)
-    return _integration(row)
 
 
 def delete(who: Identity, raw_id: str, *, repo: IntegrationRepository = REPOSITORY) -> None:
@@ -104,9 +97,9 @@ def sync(
     send: queue.SendJobs = queue.send_jobs,
 ) -> Queued:
     integration_id = _id(raw_id)
-    row = repo.get(organization_id=who.organization_id, integration_id=integration_id)
-    if row is None:
-        raise NotFound(_NOT_FOUND)
+    row = found(
+        repo.get(organization_id=who.organization_id, integration_id=integration_id), _NOT_FOUND
+    )
     if row.status != "active":
         raise Conflict(f"The integration is {row.status}; it cannot be synced now.")
     snapshot = (body.date if body else None) or today()
@@ -137,7 +130,7 @@ def metrics(
         start=dates.start,
         end=dates.end,
     )
-    return MetricList(items=[MetricRow.model_validate(r) for r in rows])
+    return MetricList(items=rows)
 
 
 def runs(
@@ -153,4 +146,4 @@ def runs(
         start=dates.start,
         end=dates.end,
     )
-    return RunList(items=[Run.model_validate(r) for r in rows])
+    return RunList(items=rows)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -49,27 +48,6 @@ class ProductPage(OutModel):
 
 
 class StoreProductOut(OutModel):
-    id: str
-    name: str
-    description: str | None
-    price: int
-    currency: str
-
-
-# -- rows ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ProductRow:
-    id: str
-    name: str
-    description: str | None
-    price: int
-    currency: str
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoreProductRow:
     id: str
     name: str
     description: str | None

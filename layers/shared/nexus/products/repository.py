@@ -9,9 +9,9 @@ import psycopg
 from psycopg import sql
 
 from nexus import db
-from nexus.db import keyset
+from nexus.db import keyset, tenant
 from nexus.pagination import Cursor
-from nexus.products.models import ProductRow, StoreProductRow
+from nexus.products.models import ProductOut, StoreProductOut
 
 COLUMNS = sql.SQL("id::text, name, description, price, currency, created_at, updated_at")
 # Columns PATCH may set; names come from this tuple, never from the request.
@@ -32,55 +32,47 @@ class ProductRepository:
         description: str | None,
         price: int,
         currency: str,
-    ) -> ProductRow:
+    ) -> ProductOut:
         query = sql.SQL(
             "INSERT INTO products (organization_id, created_by, name, description, price,"
             " currency) VALUES (%s, %s, %s, %s, %s, %s) RETURNING {}"
         ).format(COLUMNS)
         params = (organization_id, user_id, name, description, price, currency)
         try:
-            row = db.single(lambda conn: db.fetch_one(conn, ProductRow, query, params))
+            row = db.fetch_one(ProductOut, query, params)
         except psycopg.errors.ForeignKeyViolation as exc:
             raise OrganizationGone(organization_id) from exc
         assert row is not None
         return row
 
-    def page(self, *, organization_id: str, limit: int, after: Cursor | None) -> list[ProductRow]:
-        return db.single(
-            lambda conn: keyset.page(
-                conn,
-                ProductRow,
-                table="products",
-                columns=COLUMNS,
-                filters={"organization_id": organization_id},
-                live_only=True,
-                after=after,
-                limit=limit,
-            )
+    def page(self, *, organization_id: str, limit: int, after: Cursor | None) -> list[ProductOut]:
+        return keyset.page(
+            ProductOut,
+            table="products",
+            columns=COLUMNS,
+            filters={"organization_id": organization_id},
+            live_only=True,
+            after=after,
+            limit=limit,
         )
 
-    def get(self, *, organization_id: str, product_id: str) -> ProductRow | None:
+    def get(self, *, organization_id: str, product_id: str) -> ProductOut | None:
         query = sql.SQL(
             "SELECT {} FROM products WHERE id = %s AND organization_id = %s AND deleted_at IS NULL"
         ).format(COLUMNS)
-        return db.single(
-            lambda conn: db.fetch_one(conn, ProductRow, query, (product_id, organization_id))
-        )
+        return db.fetch_one(ProductOut, query, (product_id, organization_id))
 
-    def get_public(self, *, product_id: str) -> StoreProductRow | None:
-        return db.single(
-            lambda conn: db.fetch_one(
-                conn,
-                StoreProductRow,
-                "SELECT id::text, name, description, price, currency"
-                " FROM products WHERE id = %s AND deleted_at IS NULL",
-                (product_id,),
-            )
+    def get_public(self, *, product_id: str) -> StoreProductOut | None:
+        return db.fetch_one(
+            StoreProductOut,
+            "SELECT id::text, name, description, price, currency"
+            " FROM products WHERE id = %s AND deleted_at IS NULL",
+            (product_id,),
         )
 
     def update(
         self, *, organization_id: str, product_id: str, changes: dict[str, Any]
-    ) -> ProductRow | None:
+    ) -> ProductOut | None:
         assignments: list[sql.Composable] = [
             sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
             for column in PATCHABLE
@@ -97,14 +89,7 @@ class ProductRepository:
             "id": product_id,
             "org": organization_id,
         }
-        return db.single(lambda conn: db.fetch_one(conn, ProductRow, query, params))
+        return db.fetch_one(ProductOut, query, params)
 
     def soft_delete(self, *, organization_id: str, product_id: str) -> bool:
-        cur = db.single(
-            lambda conn: conn.execute(
-                "UPDATE products SET deleted_at = now(), updated_at = now()"
-                " WHERE id = %s AND organization_id = %s AND deleted_at IS NULL",
-                (product_id, organization_id),
-            )
-        )
-        return cur.rowcount == 1
+        return tenant.soft_delete("products", row_id=product_id, organization_id=organization_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nexus import pagination
-from nexus.errors import NotFound
+from nexus.errors import NotFound, found
 from nexus.identity import Identity
 from nexus.pagination import Cursor
 from nexus.products.models import ProductIn, ProductOut, ProductPage, ProductPatch, StoreProductOut
@@ -25,35 +25,31 @@ def create(who: Identity, body: ProductIn, *, repo: ProductRepository = REPOSITO
         )
     except OrganizationGone as exc:
         raise NotFound("Your organization no longer exists.") from exc
-    return ProductOut.model_validate(row)
+    return row
 
 
 def list_page(
     who: Identity, limit: int, after: Cursor | None, *, repo: ProductRepository = REPOSITORY
 ) -> ProductPage:
     rows = repo.page(organization_id=who.organization_id, limit=limit, after=after)
-    items, next_cursor = pagination.split([ProductOut.model_validate(r) for r in rows], limit)
-    return ProductPage(items=items, next_cursor=next_cursor)
+    return pagination.page(ProductPage, rows, limit)
 
 
 def get(who: Identity, raw_id: str, *, repo: ProductRepository = REPOSITORY) -> ProductOut:
     product_id = pagination.require_id(raw_id, _NOT_FOUND)
-    row = repo.get(organization_id=who.organization_id, product_id=product_id)
-    if row is None:
-        raise NotFound(_NOT_FOUND)
-    return ProductOut.model_validate(row)
+    return found(repo.get(organization_id=who.organization_id, product_id=product_id), _NOT_FOUND)
 
 
 def update(
     who: Identity, raw_id: str, body: ProductPatch, *, repo: ProductRepository = REPOSITORY
 ) -> ProductOut:
     product_id = pagination.require_id(raw_id, _NOT_FOUND)
-    row = repo.update(
-        organization_id=who.organization_id, product_id=product_id, changes=body.changes()
+    return found(
+        repo.update(
+            organization_id=who.organization_id, product_id=product_id, changes=body.changes()
+        ),
+        _NOT_FOUND,
     )
-    if row is None:
-        raise NotFound(_NOT_FOUND)
-    return ProductOut.model_validate(row)
 
 
 def delete(who: Identity, raw_id: str, *, repo: ProductRepository = REPOSITORY) -> None:
@@ -64,7 +60,4 @@ def delete(who: Identity, raw_id: str, *, repo: ProductRepository = REPOSITORY) 
 
 def store_view(raw_id: str, *, repo: ProductRepository = REPOSITORY) -> StoreProductOut:
     product_id = pagination.require_id(raw_id, _NOT_FOUND)
-    row = repo.get_public(product_id=product_id)
-    if row is None:
-        raise NotFound(_NOT_FOUND)
-    return StoreProductOut.model_validate(row)
+    return found(repo.get_public(product_id=product_id), _NOT_FOUND)
