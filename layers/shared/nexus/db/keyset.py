@@ -12,6 +12,7 @@ from typing import Any
 from psycopg import sql
 
 from nexus.db import fetch_all
+from nexus.db.where import Where
 from nexus.pagination import Cursor
 
 
@@ -27,18 +28,19 @@ def page[R](
 ) -> list[R]:
     """``table`` and ``columns`` are constants of the calling repository; filter values are
     always parameters."""
-    where: list[sql.Composable] = [
+    where = Where("deleted_at IS NULL" if live_only else "true", limit=limit + 1)
+    where.predicates += [
         sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name)) for name in filters
     ]
-    params: dict[str, Any] = dict(filters)
-    if live_only:
-        where.append(sql.SQL("deleted_at IS NULL"))
+    where.params.update(filters)
     if after is not None:
-        where.append(sql.SQL("(created_at, id) < (%(after_t)s, %(after_i)s::uuid)"))
-        params.update(after_t=after.created_at, after_i=after.id)
-    params["limit"] = limit + 1
+        where.also(
+            "(created_at, id) < (%(after_t)s, %(after_i)s::uuid)",
+            after_t=after.created_at,
+            after_i=after.id,
+        )
     query = sql.SQL(
         "SELECT {columns} FROM {table} WHERE {where}"
         " ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
-    ).format(columns=columns, table=sql.Identifier(table), where=sql.SQL(" AND ").join(where))
-    return fetch_all(row, query, params)
+    ).format(columns=columns, table=sql.Identifier(table), where=where.clause())
+    return fetch_all(row, query, where.params)

@@ -11,6 +11,7 @@ from psycopg.adapt import PyFormat
 from psycopg.rows import scalar_row
 
 from nexus import db
+from nexus.db.where import Where
 from nexus.graph.catalogue import METRICS
 from nexus.graph.client import Post
 from nexus.ingest.models import Schedulable, Target
@@ -85,16 +86,14 @@ ON CONFLICT (integration_id, date) DO UPDATE SET status = EXCLUDED.status,
 class IngestRepository:
     def active_integrations(self, *, after: str | None, limit: int) -> list[Schedulable]:
         """A keyset page of schedulable integrations (by id)."""
-        where = [sql.SQL("deleted_at IS NULL AND status = 'active'")]
-        params: dict[str, Any] = {"limit": limit}
-        if after is not None:
-            where.append(sql.SQL("id > %(after)s::uuid"))
-            params["after"] = after
+        where = Where("deleted_at IS NULL AND status = 'active'", limit=limit).also(
+            "id > %(after)s::uuid", after=after
+        )
         query = sql.SQL(
             "SELECT id::text, organization_id::text FROM integrations WHERE {where}"
             " ORDER BY id LIMIT %(limit)s"
-        ).format(where=sql.SQL(" AND ").join(where))
-        return db.fetch_all(Schedulable, query, params)
+        ).format(where=where.clause())
+        return db.fetch_all(Schedulable, query, where.params)
 
     def target(self, *, integration_id: str, organization_id: str) -> Target | None:
         return db.fetch_one(

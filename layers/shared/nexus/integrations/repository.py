@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import psycopg
@@ -11,7 +10,9 @@ from psycopg.rows import kwargs_row
 
 from nexus import db
 from nexus.db import tenant
+from nexus.db.where import Where
 from nexus.integrations.models import (
+    DateRange,
     Integration,
     MetricRow,
     Run,
@@ -141,35 +142,35 @@ class IntegrationRepository:
         organization_id: str,
         integration_id: str | None,
         content_id: str | None,
-        start: dt.date,
-        end: dt.date,
+        dates: DateRange,
     ) -> list[MetricRow]:
-        where = [
-            sql.SQL("organization_id = %(org)s AND deleted_at IS NULL"),
-            sql.SQL("date BETWEEN %(start)s AND %(end)s"),
-        ]
-        params: dict[str, Any] = {"org": organization_id, "start": start, "end": end}
-        if integration_id is not None:
-            where.append(sql.SQL("integration_id = %(integration)s"))
-            params["integration"] = integration_id
-        if content_id is not None:
-            where.append(sql.SQL("content_id = %(content)s"))
-            params["content"] = content_id
+        where = (
+            Where(
+                "organization_id = %(org)s AND deleted_at IS NULL"
+                " AND date BETWEEN %(start)s AND %(end)s",
+                org=organization_id,
+                start=dates.start,
+                end=dates.end,
+            )
+            .also("integration_id = %(integration)s", integration=integration_id)
+            .also("content_id = %(content)s", content=content_id)
+        )
         query = sql.SQL(
             "SELECT {columns} FROM analytics_daily_metrics WHERE {where}"
             " ORDER BY date, integration_id, content_id"
-        ).format(columns=METRIC_COLUMNS, where=sql.SQL(" AND ").join(where))
-        return db.fetch_all(MetricRow, query, params)
+        ).format(columns=METRIC_COLUMNS, where=where.clause())
+        return db.fetch_all(MetricRow, query, where.params)
 
     def runs(
-        self, *, organization_id: str, integration_id: str | None, start: dt.date, end: dt.date
+        self, *, organization_id: str, integration_id: str | None, dates: DateRange
     ) -> list[Run]:
-        where = [sql.SQL("r.organization_id = %(org)s AND r.date BETWEEN %(start)s AND %(end)s")]
-        params: dict[str, Any] = {"org": organization_id, "start": start, "end": end}
-        if integration_id is not None:
-            where.append(sql.SQL("r.integration_id = %(integration)s"))
-            params["integration"] = integration_id
+        where = Where(
+            "r.organization_id = %(org)s AND r.date BETWEEN %(start)s AND %(end)s",
+            org=organization_id,
+            start=dates.start,
+            end=dates.end,
+        ).also("r.integration_id = %(integration)s", integration=integration_id)
         query = sql.SQL(
             "SELECT {columns} FROM ingestion_runs r WHERE {where} ORDER BY r.date, r.integration_id"
-        ).format(columns=RUN_COLUMNS, where=sql.SQL(" AND ").join(where))
-        return db.fetch_all(Run, query, params)
+        ).format(columns=RUN_COLUMNS, where=where.clause())
+        return db.fetch_all(Run, query, where.params)

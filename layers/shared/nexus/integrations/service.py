@@ -127,8 +127,7 @@ def metrics(
         organization_id=who.organization_id,
         integration_id=integration_id,
         content_id=content_id,
-        start=dates.start,
-        end=dates.end,
+        dates=dates,
     )
     return MetricList(items=rows)
 
@@ -143,7 +142,6 @@ def runs(
     rows = repo.runs(
         organization_id=who.organization_id,
         integration_id=integration_id,
-        start=dates.start,
-        end=dates.end,
+        dates=dates,
     )
     return RunList(items=rows)
