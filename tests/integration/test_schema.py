@@ -8,7 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from nexus.db.migrate import available, migrate
+from nexus.db import migrate as runner
+from nexus.db.migrate import _LOCK_ID, MigrationLocked, available, migrate
 
 
 @pytest.fixture
@@ -121,3 +122,35 @@ def test_migrations_are_idempotent(database_url: str) -> None:
         assert migrate(c) == []
         versions = [r[0] for r in c.execute("SELECT version FROM schema_migrations ORDER BY 1")]
     assert versions == [v for v, _ in available()]
+
+
+def test_a_held_migration_lock_is_a_clear_error_not_a_hang(database_url: str) -> None:
+    """Given another runner holding the migration lock, when a migration starts with a short
+    lock wait, then it fails with MigrationLocked once the wait is over (no hang)."""
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+        with (
+            psycopg.connect(database_url, autocommit=True) as c,
+            pytest.raises(MigrationLocked, match="schema lock"),
+        ):
+            migrate(c, lock_wait_seconds=0.2)
+        holder.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+
+
+def test_a_migration_waiting_on_a_table_lock_applies_nothing(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a table locked by a long transaction, when a pending migration needs it, then the
+    runner fails with MigrationLocked and the migration is not recorded."""
+    pending = ("9999_lock_probe", "ALTER TABLE products ADD COLUMN lock_probe int")
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        with holder.transaction():
+            holder.execute("LOCK TABLE products IN ACCESS SHARE MODE")
+            monkeypatch.setattr(runner, "available", lambda: [*available(), pending])
+            with (
+                psycopg.connect(database_url, autocommit=True) as c,
+                pytest.raises(MigrationLocked, match="9999_lock_probe"),
+            ):
+                migrate(c, lock_wait_seconds=0.2)
+        versions = holder.execute("SELECT version FROM schema_migrations").fetchall()
+    assert ("9999_lock_probe",) not in versions

@@ -1,8 +1,10 @@
 """Versioned SQL migrations, applied in file-name order, each in its own transaction.
 
 A session-level advisory lock serialises concurrent runners (two deploys, or the local stack
-and a test session on one database). Used by ``make local``, the test session and (later)
-the deploy-time migration function.
+and a test session on one database). The wait for it, and for any table lock a migration
+needs, is bounded by ``lock_timeout``: a runner that cannot get in fails with
+:class:`MigrationLocked` instead of hanging a deploy until CloudFormation gives up. Used by
+``make local``, the test session, ``make migrate`` and the deploy-time MigrationFunction.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ import psycopg
 
 # Arbitrary constant shared by every runner of this schema.
 _LOCK_ID = 7_305_117_001
+LOCK_WAIT_SECONDS = 60
+
+
+class MigrationLocked(Exception):
+    """Another runner held the migration lock (or a table a migration needs) too long."""
 
 
 def available() -> list[tuple[str, str]]:
@@ -21,11 +28,22 @@ def available() -> list[tuple[str, str]]:
     return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
 
 
-def migrate(conn: psycopg.Connection[object]) -> list[str]:
+def migrate(
+    conn: psycopg.Connection[object], *, lock_wait_seconds: float = LOCK_WAIT_SECONDS
+) -> list[str]:
     """Apply pending migrations; return the versions applied by this call."""
     applied: list[str] = []
     conn.autocommit = True
-    conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+    # This connection is the migration's own (never an app connection behind RDS Proxy), so
+    # a session setting is fine here.
+    conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{lock_wait_seconds}s",))
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+    except psycopg.errors.LockNotAvailable as exc:
+        raise MigrationLocked(
+            f"another migration has held the schema lock for over {lock_wait_seconds:g} s;"
+            " retry when it has finished"
+        ) from exc
     try:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -38,9 +56,15 @@ def migrate(conn: psycopg.Connection[object]) -> list[str]:
         for version, sql in available():
             if version in done:
                 continue
-            with conn.transaction():
-                conn.execute(sql.encode())
-                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+            try:
+                with conn.transaction():
+                    conn.execute(sql.encode())
+                    conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+            except psycopg.errors.LockNotAvailable as exc:
+                raise MigrationLocked(
+                    f"migration {version} waited over {lock_wait_seconds:g} s for a table lock"
+                    " (a long query or transaction holds it); nothing of it was applied"
+                ) from exc
             applied.append(version)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
@@ -56,8 +80,12 @@ def main() -> int:
     if not url:
         print("error: set DATABASE_URL to the database to migrate", file=sys.stderr)
         return 2
-    with psycopg.connect(url, autocommit=True) as conn:
-        applied = migrate(conn)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            applied = migrate(conn)
+    except MigrationLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"applied: {', '.join(applied) or 'nothing pending'}")
     return 0
 
