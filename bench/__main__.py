@@ -17,7 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="time per API route")
     args = parser.parse_args(argv)
     if args.which in ("all", "coldstart"):
-        coldstart.run(max(args.runs, 9))
+        try:
+            coldstart.run(max(args.runs, 9))
+        except coldstart.ProbeFailed as exc:
+            print(f"error: cold-start bench: {exc}", file=sys.stderr)
+            return 1
         print()
     if args.which in ("all", "api"):
         api.run(args.seconds)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import statistics
 import time
 import warnings
@@ -18,9 +17,9 @@ from typing import Any
 
 import psycopg
 
+from bench.environment import log_level, scoped_environment
 from nexus import db
 from nexus.observability import logger
-from nexus.settings import get_settings
 from nexus_local import postgres
 from nexus_local.apigw import HttpRequest, build_event
 from nexus_local.runtime import LambdaContext, load_module
@@ -63,10 +62,15 @@ def _time(call: Callable[[], Any], seconds: float) -> tuple[int, float]:
 
 
 def run(seconds: float = 2.0) -> int:
+    """The scratch database and the secrets are this bench's alone: ``DATABASE_URL`` and
+    the rest are restored afterwards, so a later bench (``make bench`` runs ingest next)
+    does not reach this one's dropped database on a stopped server."""
     warnings.filterwarnings("ignore", module="platformdirs")
-    with postgres.scratch_database("nexus_bench") as url:
-        os.environ.update({**SECRETS, "DATABASE_URL": url})
-        get_settings.cache_clear()
+    with (
+        postgres.scratch_database("nexus_bench") as url,
+        scoped_environment({**SECRETS, "DATABASE_URL": url}),
+        log_level(logger, "WARNING"),
+    ):
         try:
             return _run(url, seconds)
         finally:
@@ -74,7 +78,6 @@ def run(seconds: float = 2.0) -> int:
 
 
 def _run(url: str, seconds: float) -> int:
-    logger.setLevel("WARNING")  # one INFO line per created order would swamp the figures
     app = parse()
     handlers = {fid: load_module(fn).lambda_handler for fid, fn in app.functions.items()}
     ctx = _context()

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 import warnings
@@ -19,12 +18,13 @@ from typing import Any
 
 import psycopg
 
+from bench.environment import log_level, scoped_environment
 from nexus import db
 from nexus.graph.catalogue import METRICS
 from nexus.graph.client import GraphClient, Post, make_session
-from nexus.ingest import fanout, store
+from nexus.ingest import fanout
+from nexus.ingest.repository import IngestRepository
 from nexus.observability import logger
-from nexus.settings import get_settings
 from nexus_local import postgres
 from nexus_local.fake_graph import FakeGraph, FakePage, make_posts
 
@@ -67,9 +67,9 @@ def _row(org: str, integration: str, post: Post) -> tuple[Any, ...]:
     return (org, integration, post.content_id, SNAPSHOT, *[post.metrics[m] for m in METRICS])
 
 
-def bench_ingest(url: str) -> None:
+def bench_ingest(url: str, posts: int = 1000, latency: float = LATENCY) -> None:
     graph = FakeGraph(
-        [FakePage(id="777", token="bench-token", posts=make_posts("777", 1000))], latency=LATENCY
+        [FakePage(id="777", token="bench-token", posts=make_posts("777", posts))], latency=latency
     )
     base = graph.start()
     since = int((datetime.now(UTC) - timedelta(days=28)).timestamp())
@@ -81,16 +81,13 @@ def bench_ingest(url: str) -> None:
         t0 = time.perf_counter()
         client = GraphClient("bench-token", base_url=base, version="v23.0", session=make_session())
         result = client.page_posts("777", since, until)
-        db.single(
-            lambda c: store.save_snapshot(
-                c,
-                organization_id=org,
-                integration_id=integration,
-                snapshot=SNAPSHOT,
-                posts=result.posts,
-                status="ok",
-                error_code=None,
-            )
+        IngestRepository().save_snapshot(
+            organization_id=org,
+            integration_id=integration,
+            snapshot=SNAPSHOT,
+            posts=result.posts,
+            status="ok",
+            error_code=None,
         )
         ours = time.perf_counter() - t0
         ours_requests = result.requests
@@ -141,7 +138,9 @@ def bench_ingest(url: str) -> None:
     finally:
         conn.close()
         graph.stop()
-    print(f"1. Ingest one integration, 1,000 posts, fake Graph at {LATENCY * 1000:.0f} ms/request")
+    print(
+        f"1. Ingest one integration, {posts:,} posts, fake Graph at {latency * 1000:.0f} ms/request"
+    )
     print(f"   {'':<34}{'HTTP requests':>14}{'wall s':>9}")
     print(f"   {'ours (field expansion + unnest)':<34}{ours_requests:>14}{ours:>9.2f}")
     print(f"   {'seed (request + upsert per post)':<34}{requests_made:>14}{seed:>9.2f}")
@@ -161,16 +160,13 @@ def bench_upsert(url: str, rows: int = 10_000) -> None:
     try:
         org, integration = _tenant(conn)
         t0 = time.perf_counter()
-        db.single(
-            lambda c: store.save_snapshot(
-                c,
-                organization_id=org,
-                integration_id=integration,
-                snapshot=SNAPSHOT,
-                posts=posts,
-                status="ok",
-                error_code=None,
-            )
+        IngestRepository().save_snapshot(
+            organization_id=org,
+            integration_id=integration,
+            snapshot=SNAPSHOT,
+            posts=posts,
+            status="ok",
+            error_code=None,
         )
         timings["one unnest statement"] = time.perf_counter() - t0
 
@@ -224,11 +220,10 @@ def bench_fanout(url: str, count: int = 10_000) -> None:
             (org, count),
         )
     sqs = _CountingSqs()
-    os.environ["INGEST_QUEUE_URL"] = "https://sqs.example/queue"
-    get_settings.cache_clear()
-    t0 = time.perf_counter()
-    result = fanout.run(date(2026, 11, 21), sqs=sqs)
-    elapsed = time.perf_counter() - t0
+    with scoped_environment({"INGEST_QUEUE_URL": "https://sqs.example/queue"}):
+        t0 = time.perf_counter()
+        result = fanout.run(date(2026, 11, 21), sqs=sqs)
+        elapsed = time.perf_counter() - t0
     print(f"3. Fan-out of {count:,} integrations (SQS answered in-process)")
     print(
         f"   messages {sqs.messages:,}, SendMessageBatch calls {sqs.calls:,},"
@@ -236,16 +231,21 @@ def bench_fanout(url: str, count: int = 10_000) -> None:
     )
 
 
-def run() -> int:
+def run(
+    *, posts: int = 1000, rows: int = 10_000, integrations: int = 10_000, latency: float = LATENCY
+) -> int:
+    """Everything this bench sets (``DATABASE_URL``, the queue URL, the log level) is
+    restored afterwards. The sizes are parameters so a test can run it small."""
     warnings.filterwarnings("ignore", module="platformdirs")
-    logger.setLevel("WARNING")
-    with postgres.scratch_database("nexus_bench_ingest") as url:
-        os.environ.update({"DATABASE_URL": url})
-        get_settings.cache_clear()
+    with (
+        postgres.scratch_database("nexus_bench_ingest") as url,
+        scoped_environment({"DATABASE_URL": url}),
+        log_level(logger, "WARNING"),
+    ):
         try:
-            bench_fanout(url)
-            bench_upsert(url)
-            bench_ingest(url)
+            bench_fanout(url, integrations)
+            bench_upsert(url, rows)
+            bench_ingest(url, posts, latency)
         finally:
             db.close()
     return 0

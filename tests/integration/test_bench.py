@@ -1,0 +1,42 @@
+"""`make bench` runs its benches one after another in one process: none may leave its
+scratch database (or anything else it set) behind in the environment for the next."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bench import api, ingest
+from nexus.observability import logger
+from tests.support.api import TEST_SECRETS
+
+
+def test_api_bench_then_ingest_bench_without_database_url(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given no DATABASE_URL, as on a fresh clone: each bench starts an embedded server of its own
+    assert "DATABASE_URL" not in os.environ
+    level = logger.log_level
+    # When the API bench has run
+    assert api.run(seconds=0.01) == 0
+    # Then its database URL and secrets are gone again, and the log level is back
+    assert "DATABASE_URL" not in os.environ
+    assert os.environ["JWT_SECRET"] == TEST_SECRETS["JWT_SECRET"]
+    assert logger.log_level == level
+    # And the ingest bench, next in `make bench`, gets a server of its own and completes
+    assert ingest.run(posts=30, rows=50, integrations=25, latency=0) == 0
+    assert "DATABASE_URL" not in os.environ
+    assert "INGEST_QUEUE_URL" not in os.environ
+    out = capsys.readouterr().out
+    assert "GET /auth/me" in out
+    assert "Fan-out of 25 integrations" in out
+    assert "Ingest one integration, 30 posts" in out
+
+
+def test_api_bench_restores_a_database_url_that_was_set(database_url: str) -> None:
+    # Given DATABASE_URL names a server (the bench makes a scratch database on it)
+    assert os.environ["DATABASE_URL"] == database_url
+    assert api.run(seconds=0.01) == 0
+    # Then the variable names the caller's database again, not the dropped scratch one
+    assert os.environ["DATABASE_URL"] == database_url
