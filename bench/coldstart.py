@@ -1,7 +1,7 @@
 """Cold-start bench: time to import each function's handler module in a fresh interpreter.
 
 For every function in template.yaml, and for a naive eager handler that imports everything
-(Powertools Logger/Metrics/Tracer, resolver, pydantic, psycopg, bcrypt, PyJWT, boto3), start
+(Powertools Logger/Metrics, resolver, pydantic, psycopg, bcrypt, PyJWT, boto3), start
 N fresh interpreters, time the import of the handler module inside each and report the
 median, the ratio to the eager baseline, and which heavy modules got loaded.
 
@@ -87,15 +87,22 @@ def code_copy() -> Path:
     return code
 
 
+class ProbeFailed(Exception):
+    """A handler module could not be imported with only the layer's requirements."""
+
+
 def _probe(python: Path, code: Path, module: Path, env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
         [python, "-c", _PROBE, str(module), ",".join(HEAVY)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env=env,
         cwd=code,
     )
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise ProbeFailed(f"importing {module.relative_to(code)} failed: {last}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
