@@ -27,10 +27,11 @@ from types import FrameType
 from nexus_local import demo, postgres, secrets
 from nexus_local.apigw import Gateway
 from nexus_local.aws import LocalAws, use_local_endpoint
-from nexus_local.events import Scheduler, SqsPoller, next_fire
+from nexus_local.events import Scheduler, SqsPoller
 from nexus_local.fake_graph import FakeGraph, demo_pages
 from nexus_local.lambda_api import make_lambda_server
 from nexus_local.runtime import Runtime
+from nexus_local.schedules import next_fire, validate
 from nexus_local.server import make_api_server
 from nexus_local.template import ROOT, parse
 
@@ -104,6 +105,8 @@ class Stack:
 
     def start(self) -> None:
         a = self.args
+        for schedule in parse().schedules:
+            validate(schedule.expression)  # a bad expression is a one-line start error
         a.data_dir.mkdir(parents=True, exist_ok=True)
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
@@ -165,7 +168,8 @@ class Stack:
         for queue in app.queues:
             print(f"  {queue}: {self.values[f'Ref:{queue}']}")
         for schedule in app.schedules:
-            nxt = "off" if a.no_schedule else next_fire(schedule.expression, datetime.now(UTC))
+            when = next_fire(schedule.expression, datetime.now(UTC))
+            nxt = "off" if a.no_schedule else (when or "never (no time left to fire)")
             print(f"Schedule: {schedule.function_id} {schedule.expression}, next: {nxt}")
         sandbox = " (sandbox, demo pages 1010, 2020, 3030)" if self.sandbox else ""
         print(f"Graph API: {os.environ['GRAPH_API_BASE_URL']}{sandbox}")

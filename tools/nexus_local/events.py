@@ -6,61 +6,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from nexus_local.runtime import InvocationError, Runtime
+from nexus_local.schedules import next_fire
 from nexus_local.template import Schedule, SqsSource
 
 log = logging.getLogger("nexus_local")
 
 
 # -- schedule ------------------------------------------------------------------------------
-def _field_matches(spec: str, value: int) -> bool:
-    if spec in ("*", "?"):
-        return True
-    for part in spec.split(","):
-        if "/" in part:
-            base, step = part.split("/", 1)
-            start = 0 if base in ("*", "") else int(base)
-            if value >= start and (value - start) % int(step) == 0:
-                return True
-        elif "-" in part:
-            low, high = part.split("-", 1)
-            if int(low) <= value <= int(high):
-                return True
-        elif part.isdigit() and int(part) == value:
-            return True
-    return False
-
-
-def next_fire(expression: str, after: datetime) -> datetime:
-    """Next time of a ``rate(...)`` or ``cron(min hour dom month dow year)`` expression."""
-    rate = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
-    if rate:
-        unit = rate.group(2).rstrip("s")
-        step = timedelta(**{f"{unit}s": int(rate.group(1))})
-        return after + step
-    cron = re.fullmatch(r"cron\((.+)\)", expression)
-    if not cron:
-        raise ValueError(f"unsupported schedule expression: {expression}")
-    minute, hour, dom, month, dow, _year = cron.group(1).split()
-    t = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    for _ in range(366 * 24 * 60):
-        aws_dow = (t.isoweekday() % 7) + 1  # EventBridge: 1 = Sunday
-        if (
-            _field_matches(minute, t.minute)
-            and _field_matches(hour, t.hour)
-            and _field_matches(dom, t.day)
-            and _field_matches(month, t.month)
-            and (dow in ("*", "?") or _field_matches(dow, aws_dow))
-        ):
-            return t
-        t += timedelta(minutes=1)
-    raise ValueError(f"schedule never fires within a year: {expression}")
+# The expression itself (rate, cron, at) is evaluated by nexus_local.schedules.
 
 
 def scheduled_event(schedule: Schedule, when: datetime) -> Any:
@@ -83,6 +42,8 @@ class Scheduler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.wait(1.0):
+            if self.next_at is None:
+                return  # never fires again (an at() in the past, a cron whose years are over)
             if datetime.now(UTC) >= self.next_at:
                 fire_at, self.next_at = (
                     self.next_at,
