@@ -97,12 +97,34 @@ def build_event(
     if authorizer_context is not None:
         event["requestContext"]["authorizer"] = {"lambda": authorizer_context}
     if req.body:
-        try:
-            event["body"] = req.body.decode("utf-8")
-        except UnicodeDecodeError:
+        media_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+        text = _as_text(req.body, media_type)
+        if text is None:
+            # As API Gateway does: a body of any other media type arrives base64-encoded.
             event["body"] = base64.b64encode(req.body).decode()
             event["isBase64Encoded"] = True
+        else:
+            event["body"] = text
     return event
+
+
+def _as_text(body: bytes, media_type: str) -> str | None:
+    """The body as API Gateway passes it to Lambda as text, or None for base64."""
+    if not _is_text(media_type):
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _is_text(media_type: str) -> bool:
+    """The media types API Gateway passes to Lambda as text."""
+    major, _, minor = media_type.partition("/")
+    return major == "text" or (
+        major == "application"
+        and (minor in ("json", "xml", "javascript") or minor.endswith(("+json", "+xml")))
+    )
 
 
 def to_http_response(result: Any) -> HttpResponse:
