@@ -3,7 +3,9 @@
 - ``prepare_threshold=None`` and no session ``SET``: RDS Proxy pins a client to one database
   connection when it sees prepared statements or session state.
 - Autocommit connection; a unit of work is one short explicit transaction (:func:`run`) or,
-  when it is a single statement, just that statement (:func:`single`, one round trip).
+  when it is a single statement, just that statement (one round trip): :func:`fetch_one`,
+  :func:`fetch_all` (rows as dataclasses or pydantic models) and :func:`execute`.
+  Repositories call these; nothing else in the layer touches psycopg.
 - A broken connection is replaced on the next call; when the database cannot be reached the
   caller gets :class:`~nexus.errors.ServiceUnavailable` (503 + Retry-After), never a hang
   (``connect_timeout``, TCP keepalives).
