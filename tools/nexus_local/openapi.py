@@ -1,6 +1,6 @@
 """One OpenAPI 3.1 document for the whole API, generated from the code.
 
-Each function's Powertools resolver describes its own routes and models; this merges them
+Each function's Powertools resolver describes its own routes and models; Powertools' OpenAPIMerge merges them
 and adds what only the template knows: which routes sit behind the authorizer (bearer
 security, API Gateway's own 401/403 answers). ``python -m nexus_local.openapi`` writes
 docs/openapi.json; a test fails when the committed file drifts from the code.
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from aws_lambda_powertools.event_handler.openapi import OpenAPIMerge
 from pydantic import BaseModel
 
 from nexus_local.runtime import load_module
@@ -73,21 +74,32 @@ def _raw_body(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]
     return {"required": True, "content": {"application/json": {"schema": ref}}}
 
 
-def generate(app: App | None = None) -> dict[str, Any]:
-    app = app or parse()
-    paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
-    protected = {(r.method.lower(), r.path) for r in app.routes if r.authorizer}
+def _merged(app: App) -> dict[str, Any]:
+    """Every function's resolver schema, merged by Powertools (a route claimed by two
+    functions is an error), each operation tagged with its function."""
+    merger = OpenAPIMerge(title=TITLE, version=VERSION, on_conflict="error")
+    raw_bodies: dict[tuple[str, str], type[BaseModel]] = {}
     for fn_id in sorted({r.function_id for r in app.routes}):
         module = load_module(app.functions[fn_id])
         doc = json.loads(module.app.get_openapi_json_schema(title=TITLE, version=VERSION))
-        for path, operations in doc.get("paths", {}).items():
-            for method, operation in operations.items():
+        for operations in doc.get("paths", {}).values():
+            for operation in operations.values():
                 operation["tags"] = [fn_id.removesuffix("Function")]
-                paths.setdefault(path, {})[method] = operation
-        schemas.update(doc.get("components", {}).get("schemas", {}))
-        for (method, path), model in getattr(module, "RAW_BODIES", {}).items():
-            paths[path][method.lower()]["requestBody"] = _raw_body(model, schemas)
+        merger.add_schema(doc)
+        raw_bodies.update(getattr(module, "RAW_BODIES", {}))
+    merged = merger.get_openapi_schema()
+    schemas = merged.setdefault("components", {}).setdefault("schemas", {})
+    for (method, path), model in raw_bodies.items():
+        merged["paths"][path][method.lower()]["requestBody"] = _raw_body(model, schemas)
+    return merged
+
+
+def generate(app: App | None = None) -> dict[str, Any]:
+    app = app or parse()
+    merged = _merged(app)
+    paths: dict[str, Any] = merged["paths"]
+    schemas: dict[str, Any] = merged["components"]["schemas"]
+    protected = {(r.method.lower(), r.path) for r in app.routes if r.authorizer}
 
     for path, operations in paths.items():
         for method, operation in operations.items():
