@@ -1,8 +1,9 @@
 """One OpenAPI 3.1 document for the whole API, generated from the code.
 
-Each function's Powertools resolver describes its own routes and models; Powertools' OpenAPIMerge merges them
-and adds what only the template knows: which routes sit behind the authorizer (bearer
-security, API Gateway's own 401/403 answers). ``python -m nexus_local.openapi`` writes
+Each function's Powertools resolver describes its own routes and models; Powertools'
+OpenAPIMerge merges them (a route claimed twice is an error), and this adds what only the
+template knows: which routes sit behind the authorizer (bearer security, API Gateway's own
+401/403 answers). ``python -m nexus_local.openapi`` writes
 docs/openapi.json; a test fails when the committed file drifts from the code.
 """
 
