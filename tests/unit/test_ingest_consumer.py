@@ -1,0 +1,266 @@
+"""nexus.ingest.consumer decisions by Graph outcome: a scripted Graph client, an in-memory
+IngestRepository and a recording SQS client."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from nexus import crypto
+from nexus.graph.client import PageResult, Post
+from nexus.graph.errors import GraphError
+from nexus.ingest import consumer, queue
+from nexus.ingest.job import IngestJob
+from nexus.ingest.models import Target
+from nexus.settings import get_settings
+from tests.support.fakes import FakeIngestRepository, FakeSqs, GraphScript, new_id
+
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/IngestQueue"
+DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/IngestDeadLetterQueue"
+SNAPSHOT = date(2026, 3, 1)
+TOKEN = "page-token-1010"
+
+
+@pytest.fixture(autouse=True)
+def _queue_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_QUEUE_URL", QUEUE_URL)
+    monkeypatch.setenv("INGEST_DLQ_URL", DLQ_URL)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def job() -> IngestJob:
+    return IngestJob(integration_id=new_id(), organization_id=new_id(), snapshot_date=SNAPSHOT)
+
+
+@pytest.fixture
+def repo(job: IngestJob) -> FakeIngestRepository:
+    """Given: the job's integration, active, with an encrypted page token."""
+    fake = FakeIngestRepository()
+    fake.targets[job.integration_id] = Target(
+        integration_id=job.integration_id,
+        organization_id=job.organization_id,
+        external_id="1010",
+        status="active",
+        deleted=False,
+        token_ciphertext=crypto.encrypt(TOKEN, job.integration_id),
+    )
+    return fake
+
+
+@pytest.fixture
+def sqs() -> FakeSqs:
+    return FakeSqs()
+
+
+def _post(content_id: str, error: GraphError | None = None) -> Post:
+    created = datetime(2026, 2, 27, 9, tzinfo=UTC)
+    return Post(content_id, created, "hello", {"impressions": 10, "reach": None}, error)
+
+
+def _process(
+    job: IngestJob,
+    repo: FakeIngestRepository,
+    graph: GraphScript,
+    sqs: FakeSqs,
+    receipt_handle: str | None = "rh-1",
+) -> consumer.Outcome:
+    return consumer.process(
+        job,
+        body=job.body(),
+        receipt_handle=receipt_handle,
+        client_factory=graph,
+        sqs=sqs,
+        repo=repo,
+    )
+
+
+# -- nothing to do -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "change",
+    [{"deleted": True}, {"status": "disabled"}, {"status": "needs_reauth"}],
+    ids=["deleted", "disabled", "needs_reauth"],
+)
+def test_a_job_for_an_integration_no_longer_active_is_skipped(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs, change: dict[str, Any]
+) -> None:
+    # Given the integration changed after the job was queued
+    target = repo.targets[job.integration_id]
+    repo.targets[job.integration_id] = dataclasses.replace(target, **change)
+    graph = GraphScript(result=PageResult(posts=[_post("1")]))
+    # When the job arrives
+    outcome = _process(job, repo, graph, sqs)
+    # Then it is acknowledged as skipped: Graph is not called and nothing is stored
+    assert outcome.status == "skipped"
+    assert graph.clients == []
+    assert repo.snapshots == [] and repo.failures == []
+
+
+def test_a_job_for_an_integration_that_is_gone_is_skipped(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    repo.targets.clear()
+    graph = GraphScript()
+    assert _process(job, repo, graph, sqs).status == "skipped"
+    assert graph.clients == []
+
+
+# -- stored --------------------------------------------------------------------------------
+def test_all_posts_fetched_is_ok(job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs) -> None:
+    graph = GraphScript(result=PageResult(posts=[_post("1"), _post("2")]))
+    # When the page's posts all come back
+    outcome = _process(job, repo, graph, sqs)
+    # Then the snapshot is stored as ok, with counts
+    assert outcome == consumer.Outcome("ok", content_total=2, content_failed=0, rows_written=2)
+    [saved] = repo.snapshots
+    assert (saved.status, saved.error_code, saved.snapshot) == ("ok", None, SNAPSHOT)
+    assert [p.content_id for p in saved.posts] == ["1", "2"]
+    # And no message was sent, held or dead-lettered
+    assert sqs == FakeSqs()
+
+
+def test_graph_gets_the_decrypted_token_the_page_and_the_window(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    graph = GraphScript(result=PageResult())
+    _process(job, repo, graph, sqs)
+    [client] = graph.clients
+    assert client.token == TOKEN
+    days = get_settings().ingest_window_days
+    assert client.requested == [("1010", *consumer.window(SNAPSHOT, days))]
+
+
+def test_the_window_ends_at_the_end_of_the_snapshot_day() -> None:
+    since, until = consumer.window(date(2026, 3, 1), 28)
+    assert until == int(datetime(2026, 3, 2, tzinfo=UTC).timestamp())
+    assert since == int(datetime(2026, 2, 2, tzinfo=UTC).timestamp())
+
+
+def test_some_posts_failing_is_partial_with_the_first_code(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    # Given one of three posts whose insights Graph refuses (code 100)
+    broken = GraphError("unsupported", code=100, http_status=400)
+    graph = GraphScript(result=PageResult(posts=[_post("1"), _post("2", broken), _post("3")]))
+    # When the job runs
+    outcome = _process(job, repo, graph, sqs)
+    # Then the rest is stored, and the run is partial with that code
+    assert (outcome.status, outcome.content_total, outcome.content_failed) == ("partial", 3, 1)
+    assert outcome.error_code == "100"
+    assert (repo.snapshots[0].status, repo.snapshots[0].error_code) == ("partial", "100")
+    assert sqs.messages == []
+
+
+# -- Graph failures ------------------------------------------------------------------------
+def test_throttled_is_deferred_held_for_graphs_wait_and_retried(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    # Given Graph says the quota is spent for 600 s
+    graph = GraphScript(error=GraphError("limit", code=4, retry_after=600))
+    # When the job runs, Then SQS is asked to deliver it again
+    with pytest.raises(consumer.Retry):
+        _process(job, repo, graph, sqs, receipt_handle="rh-7")
+    # And the message is kept invisible for Graph's wait
+    assert sqs.visibility == [
+        {"QueueUrl": QUEUE_URL, "ReceiptHandle": "rh-7", "VisibilityTimeout": 600}
+    ]
+    # And the run is deferred; the integration keeps its token
+    [failure] = repo.failures
+    assert (failure.status, failure.error_code, failure.needs_reauth) == ("deferred", "4", False)
+    assert sqs.messages == []
+
+
+def test_throttled_without_a_receipt_handle_is_retried_without_a_hold(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    graph = GraphScript(error=GraphError("limit", code=17, retry_after=60))
+    with pytest.raises(consumer.Retry):
+        _process(job, repo, graph, sqs, receipt_handle=None)
+    assert sqs.visibility == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        GraphError("unknown", code=2, http_status=500),
+        GraphError("HTTP 503", http_status=503),
+        GraphError("network error: ConnectionError"),
+    ],
+    ids=["code-2", "http-503", "network"],
+)
+def test_transient_is_failed_and_left_to_sqs_to_retry(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs, error: GraphError
+) -> None:
+    graph = GraphScript(error=error)
+    with pytest.raises(consumer.Retry):
+        _process(job, repo, graph, sqs)
+    # Then the run is failed with the code; no hold, no dead letter, the token stays valid
+    [failure] = repo.failures
+    assert (failure.status, failure.error_code, failure.needs_reauth) == (
+        "failed",
+        error.error_code,
+        False,
+    )
+    assert sqs.visibility == [] and sqs.messages == []
+    assert repo.targets[job.integration_id].status == "active"
+
+
+def test_permanent_marks_needs_reauth_and_dead_letters_at_once(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    # Given Graph says the token is invalid (190)
+    graph = GraphScript(error=GraphError("expired", code=190, http_status=400))
+    # When the job runs
+    outcome = _process(job, repo, graph, sqs)
+    # Then it is acknowledged (no Retry), the integration needs re-authorisation
+    assert (outcome.status, outcome.error_code) == ("needs_reauth", "190")
+    assert repo.failures[0].needs_reauth is True
+    assert repo.targets[job.integration_id].status == "needs_reauth"
+    # And the job goes to the dead-letter queue unchanged, saying why
+    assert sqs.messages == [
+        {
+            "QueueUrl": DLQ_URL,
+            "MessageBody": job.body(),
+            "MessageAttributes": {
+                "error_class": {"DataType": "String", "StringValue": "permanent"},
+                "error_code": {"DataType": "String", "StringValue": "190"},
+            },
+        }
+    ]
+    assert sqs.visibility == []
+
+
+# -- malformed messages --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        json.dumps({"schema_version": 2, "integration_id": "a", "organization_id": "b"}),
+        json.dumps({"integration_id": "a", "organization_id": "b", "snapshot_date": "yesterday"}),
+    ],
+    ids=["not-json", "unknown-version", "bad-date"],
+)
+def test_a_malformed_message_is_dead_lettered_unchanged(
+    monkeypatch: pytest.MonkeyPatch, sqs: FakeSqs, body: str
+) -> None:
+    # Given the SQS client the queue adapter builds for itself is our recorder
+    monkeypatch.setattr(queue, "client", lambda: sqs)
+    # When a message that can never be a job arrives
+    outcome = consumer.handle_message(body, receipt_handle="rh-1")
+    # Then it is acknowledged and parked in the dead-letter queue, byte for byte, with why
+    assert outcome.status == "dead-lettered"
+    assert sqs.messages == [
+        {
+            "QueueUrl": DLQ_URL,
+            "MessageBody": body,
+            "MessageAttributes": {
+                "error_class": {"DataType": "String", "StringValue": "permanent"},
+                "error_code": {"DataType": "String", "StringValue": "invalid_message"},
+            },
+        }
+    ]
+    assert sqs.visibility == [] and sqs.batches == []
