@@ -23,6 +23,7 @@ export PATH := $(dir $(PYTHON)):$(PATH)
 help:
 	@echo "make local   start the local stack (HTTP API on 127.0.0.1:3000)"
 	@echo "make test    requirements drift, ruff, mypy, cfn-lint, checkov, sam build, all tests"
+	@echo "make unit    unit tests only (no PostgreSQL, no network, no local stack): seconds"
 	@echo "make bench   cold-start benchmark"
 
 $(PYTHON):
@@ -78,6 +79,13 @@ validate: $(SAM) $(CHECKOV)
 .PHONY: test
 test: venv check-requirements lint validate build
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The inner loop: tests/unit never starts PostgreSQL, and here skips the tests that spawn
+# external tools (checkov, SAM, fresh interpreters), which make test runs (see
+# tests/unit/conftest.py). No unit test uses hypothesis: its plugin's import is 2 s saved.
+.PHONY: unit
+unit: venv
+	UNIT_NO_PROCESSES=1 $(VENV)/bin/pytest tests/unit -q -p no:hypothesispytest $(PYTEST_ARGS)
 
 .PHONY: local
 local: venv
