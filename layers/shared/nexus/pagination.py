@@ -42,6 +42,8 @@ def decode(value: str) -> Cursor:
             raise ValueError("too long")
         padded = value + "=" * (-len(value) % 4)
         data: Any = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in "ti"):
+            raise TypeError("not a cursor object")
         created_at = datetime.fromisoformat(data["t"])
         item_id = str(uuid.UUID(data["i"]))
         if created_at.tzinfo is None:

@@ -82,6 +82,17 @@ class SyncIn(ApiModel):
     date: Annotated[dt.date | None, Field(strict=False), AfterValidator(_recent)] = None
 
 
+def _as_date(value: Any) -> Any:
+    """A YYYY-MM-DD string as a date, so defaults can be computed from it; anything else is
+    left for the field's own validation to refuse."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
 class DateRange(BaseModel):
     """``from``/``to`` query parameters: inclusive, ``to`` defaults to today and ``from`` to
     27 days before ``to``; at most 366 days apart."""
@@ -96,10 +107,12 @@ class DateRange(BaseModel):
     def _defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        end = data.get("to") or today()
+        end = _as_date(data.get("to")) or today()
         # date.min + 27 days has no 27 days before it: clamp instead of overflowing.
         floor = dt.date.min + dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
-        start = data.get("from") or max(end, floor) - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        start = _as_date(data.get("from"))
+        if start is None and isinstance(end, dt.date):
+            start = max(end, floor) - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
         return {"from": start, "to": end}
 
     @model_validator(mode="after")
