@@ -1,7 +1,9 @@
 """Reads what the local stack needs from template.yaml: functions, HTTP routes, authorizer.
 
 CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...) are parsed into their long form
-({"Ref": ...}, {"Fn::GetAtt": ...}) so the rest of the code sees plain data.
+({"Ref": ...}, {"Fn::GetAtt": ...}) so the rest of the code sees plain data. A function's
+properties are read after the template's Globals are merged into them as SAM merges them
+(:func:`merge_globals`), so a value moved into Globals means the same here as on AWS.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Function:
     timeout: int
     memory: int
     environment: dict[str, str] = field(default_factory=dict)
+    layers: tuple[str, ...] = ()  # logical ids of the layers, the global ones first
 
     @property
     def module_path(self) -> Path:
@@ -127,6 +130,60 @@ class App:
     schedules: list[Schedule] = field(default_factory=list)
 
 
+# Properties SAM replaces rather than merges (samtranslator's Globals CUSTOM_STRATEGIES).
+_REPLACED = {"Function": {"Architectures"}}
+
+
+def _is_intrinsic(value: Any) -> bool:
+    if isinstance(value, dict) and len(value) == 1:
+        key = next(iter(value))
+        return key in ("Ref", "Condition") or str(key).startswith("Fn::")
+    return False
+
+
+def merge_globals(
+    global_value: Any, local_value: Any, replaced: frozenset[str] = frozenset()
+) -> Any:
+    """SAM's Globals merge (samtranslator ``GlobalProperties``): maps merge key by key,
+    recursively; lists are the global items followed by the local ones; for anything else
+    (scalars, intrinsic functions, or two values of different kinds) the local value wins.
+    Top-level keys in ``replaced`` take the local value whole. Neither input is modified."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        if _is_intrinsic(global_value) or _is_intrinsic(local_value):
+            return local_value
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            if key in merged and key not in replaced:
+                merged[key] = merge_globals(merged[key], value)
+            else:
+                merged[key] = value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
+
+
+def resource_properties(data: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """A resource's properties with the template's Globals for its type applied, as SAM does
+    for ``AWS::Serverless::<Type>`` resources, ``IgnoreGlobals`` ("*" or a list of property
+    names) included; other resources are returned as written."""
+    res = (data.get("Resources") or {})[logical_id]
+    props: dict[str, Any] = res.get("Properties") or {}
+    prefix = "AWS::Serverless::"
+    kind = str(res.get("Type", ""))
+    if not kind.startswith(prefix):
+        return props
+    section = kind.removeprefix(prefix)
+    glob = dict((data.get("Globals") or {}).get(section) or {})
+    ignore = res.get("IgnoreGlobals")
+    if ignore == "*":
+        glob = {}
+    elif isinstance(ignore, list):
+        glob = {k: v for k, v in glob.items() if k not in ignore}
+    merged: dict[str, Any] = merge_globals(glob, props, frozenset(_REPLACED.get(section, ())))
+    return merged
+
+
 def _path_regex(path: str) -> re.Pattern[str]:
     parts = []
     for segment in path.strip("/").split("/"):
@@ -178,8 +235,6 @@ def parse(
     }
     parameters.update(resources_values or {})
     resources: dict[str, Any] = data.get("Resources") or {}
-    glob = (data.get("Globals") or {}).get("Function") or {}
-    glob_env = ((glob.get("Environment") or {}).get("Variables")) or {}
 
     functions: dict[str, Function] = {}
     routes: list[Route] = []
@@ -189,7 +244,7 @@ def parse(
     for logical_id, res in resources.items():
         if res.get("Type") != "AWS::Serverless::HttpApi":
             continue
-        auth = (res.get("Properties") or {}).get("Auth") or {}
+        auth = resource_properties(data, logical_id).get("Auth") or {}
         default_authorizer[logical_id] = auth.get("DefaultAuthorizer")
         for name, spec in (auth.get("Authorizers") or {}).items():
             identity = spec.get("Identity") or {}
@@ -204,20 +259,23 @@ def parse(
     for logical_id, res in resources.items():
         if res.get("Type") != "AWS::Serverless::Function":
             continue
-        props = res.get("Properties") or {}
+        props = resource_properties(data, logical_id)
         env: dict[str, str] = {}
-        own_env = ((props.get("Environment") or {}).get("Variables")) or {}
-        for key, raw in {**glob_env, **own_env}.items():
+        for key, raw in (((props.get("Environment") or {}).get("Variables")) or {}).items():
             resolved = _resolve(raw, parameters)
             if resolved is not None:
                 env[key] = resolved
+        if "Handler" not in props:
+            raise ValueError(f"{logical_id} has no Handler (nor does Globals.Function)")
         functions[logical_id] = Function(
             logical_id=logical_id,
             code_uri=root / str(props.get("CodeUri", ".")),
-            handler=str(props.get("Handler", glob.get("Handler", "app.lambda_handler"))),
-            timeout=int(props.get("Timeout", glob.get("Timeout", 3))),
-            memory=int(props.get("MemorySize", glob.get("MemorySize", 128))),
+            handler=str(props["Handler"]),
+            # Lambda's defaults when neither the function nor Globals sets them
+            timeout=int(props.get("Timeout", 3)),
+            memory=int(props.get("MemorySize", 128)),
             environment=env,
+            layers=tuple(i for i in map(_ref_id, props.get("Layers") or []) if i is not None),
         )
         for event in (props.get("Events") or {}).values():
             if event.get("Type") != "HttpApi":
