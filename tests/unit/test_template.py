@@ -229,12 +229,6 @@ def test_every_function_logs_to_a_group_with_retention(template: dict[str, Any])
         assert retention == {"Ref": "LogRetentionDays"}, name
 
 
-def test_checkov_exceptions_say_why(template: dict[str, Any]) -> None:
-    for name, res in template["Resources"].items():
-        for skip in ((res.get("Metadata") or {}).get("checkov") or {}).get("skip", []):
-            assert len(skip["comment"]) > 30, f"{name} {skip['id']}"
-
-
 def test_functions_that_encrypt_carry_the_crypto_layer_and_no_others(
     template: dict[str, Any],
 ) -> None:
