@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import json
+import logging
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nexus_local.template import load, parse
+from nexus_local.template import ROOT, load, merge_globals, parse, resource_properties
 
 CONTRACT_IDS = {
     "HttpApi",
@@ -34,17 +39,128 @@ def functions(template: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def merged(template: dict[str, Any], name: str) -> dict[str, Any]:
+    """A function's properties with Globals applied (as SAM applies them)."""
+    return resource_properties(template, name)
+
+
+def env(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict((merged(template, name).get("Environment") or {}).get("Variables") or {})
+
+
 def test_contract_logical_ids_exist(template: dict[str, Any]) -> None:
     assert template["Resources"].keys() >= CONTRACT_IDS
 
 
-def test_globals_pin_runtime_architecture_json_logs_and_tracing(template: dict[str, Any]) -> None:
+# What every function shares lives in Globals only: no function sets these itself.
+SHARED = ("Handler", "Runtime", "Architectures", "Tracing", "VpcConfig")
+
+
+def test_globals_hold_what_every_function_shares(template: dict[str, Any]) -> None:
     glob = template["Globals"]["Function"]
+    assert glob["Handler"] == "app.lambda_handler"
     assert glob["Runtime"] == "python3.13"
     assert glob["Architectures"] == ["arm64"]
     assert glob["Tracing"] == "Active"
     assert glob["LoggingConfig"]["LogFormat"] == "JSON"
     assert glob["Layers"] == [{"Ref": "SharedLayer"}]
+    for name, fn in functions(template).items():
+        props = fn["Properties"]
+        assert not set(SHARED) & props.keys(), f"{name} overrides {set(SHARED) & props.keys()}"
+        # A function's own variables add to the shared ones; the one it may replace is
+        # DB_USER, the PostgreSQL role it logs in as.
+        own = (props.get("Environment") or {}).get("Variables") or {}
+        shared_env = glob["Environment"]["Variables"]
+        assert not (own.keys() & shared_env.keys()) - {"DB_USER"}, name
+
+
+def test_every_function_gets_the_globals(template: dict[str, Any]) -> None:
+    glob = template["Globals"]["Function"]
+    app = parse()
+    assert app.functions.keys() == functions(template).keys()
+    for name, fn in app.functions.items():
+        props = merged(template, name)
+        for key in SHARED:
+            assert props[key] == glob[key], name
+        assert fn.handler == "app.lambda_handler"
+        assert fn.layers[0] == "SharedLayer", name
+        assert props["LoggingConfig"] == {
+            **glob["LoggingConfig"],
+            "LogGroup": {"Ref": f"{name}Logs"},
+        }
+        assert glob["Environment"]["Variables"].keys() <= env(template, name).keys(), name
+        assert fn.timeout == props["Timeout"] and fn.memory == props["MemorySize"], name
+
+
+def test_the_local_parser_merges_globals_as_sam_does() -> None:
+    """samtranslator's rules: scalars and intrinsics, local wins; maps merge key by key;
+    lists are global + local, except Architectures (replaced); IgnoreGlobals drops globals."""
+    data: dict[str, Any] = {
+        "Parameters": {"Level": {"Type": "String", "Default": "INFO"}},
+        "Globals": {
+            "Function": {
+                "Handler": "app.lambda_handler",
+                "Timeout": 10,
+                "MemorySize": 512,
+                "Architectures": ["arm64"],
+                "Layers": [{"Ref": "Shared"}],
+                "LoggingConfig": {"LogFormat": "JSON"},
+                "Environment": {"Variables": {"A": "global", "B": "global", "C": {"Ref": "X"}}},
+            }
+        },
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "CodeUri": "fn/",
+                    "Timeout": 60,
+                    "Architectures": ["x86_64"],
+                    "Layers": [{"Ref": "Extra"}],
+                    "LoggingConfig": {"LogGroup": {"Ref": "FnLogs"}},
+                    "Environment": {
+                        "Variables": {"B": "local", "C": "local", "D": {"Ref": "Level"}}
+                    },
+                },
+            },
+            "Bare": {
+                "Type": "AWS::Serverless::Function",
+                "IgnoreGlobals": ["Layers", "Timeout"],
+                "Properties": {"CodeUri": "bare/"},
+            },
+            "Other": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 5}},
+        },
+    }
+    props = resource_properties(data, "Fn")
+    assert props["Timeout"] == 60
+    assert props["Handler"] == "app.lambda_handler"
+    assert props["Architectures"] == ["x86_64"]
+    assert props["Layers"] == [{"Ref": "Shared"}, {"Ref": "Extra"}]
+    assert props["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": {"Ref": "FnLogs"}}
+    assert props["Environment"]["Variables"] == {
+        "A": "global",
+        "B": "local",
+        "C": "local",
+        "D": {"Ref": "Level"},
+    }
+    assert data["Globals"]["Function"]["Layers"] == [{"Ref": "Shared"}]  # inputs untouched
+    assert resource_properties(data, "Other") == {"VisibilityTimeout": 5}
+    bare = resource_properties(data, "Bare")
+    assert "Layers" not in bare and "Timeout" not in bare and bare["MemorySize"] == 512
+    assert merge_globals({"Fn::If": ["C", 1, 2]}, {"k": 1}) == {"k": 1}
+    assert merge_globals({"k": 1}, {"Ref": "P"}) == {"Ref": "P"}
+    assert merge_globals([1], {"Ref": "P"}) == {"Ref": "P"}
+
+    app = parse(data, root=Path("/app"))
+    fn = app.functions["Fn"]
+    assert (fn.handler, fn.timeout, fn.memory, fn.code_uri) == (
+        "app.lambda_handler",
+        60,
+        512,
+        Path("/app/fn"),
+    )
+    assert fn.layers == ("Shared", "Extra")
+    assert fn.environment == {"A": "global", "B": "local", "C": "local", "D": "INFO"}
+    assert app.functions["Bare"].timeout == 3  # Lambda's default once Globals is ignored
 
 
 def test_shared_layer_builds_for_python313_arm64(template: dict[str, Any]) -> None:
@@ -253,5 +369,99 @@ def test_functions_that_encrypt_carry_the_crypto_layer_and_no_others(
             env={"PYTHONPATH": str(ROOT / "layers/shared"), "PATH": "/usr/bin:/bin"},
         )
         encrypts = out.stdout.strip() == "True"
-        layers = template["Resources"][name]["Properties"].get("Layers", [])
-        assert encrypts == ({"Ref": "CryptoLayer"} in layers), name
+        assert fn.layers == (("SharedLayer", "CryptoLayer") if encrypts else ("SharedLayer",)), name
+
+
+def test_sam_local_env_vars_are_declared(template: dict[str, Any]) -> None:
+    """`sam local invoke --env-vars env.json` sets only the variables the template declares
+    for that function; the ones every function needs are declared in Globals."""
+    glob = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert glob["AWS_ENDPOINT_URL"] == ""  # botocore treats empty as unset: AWS's endpoints
+    assert glob["DATABASE_URL"] == ""
+    overrides = json.loads((ROOT / "env.json").read_text(encoding="utf-8"))
+    declared = {name: env(template, name).keys() for name in functions(template)}
+    for section, values in overrides.items():
+        targets = declared.values() if section == "Parameters" else [declared[section]]
+        for key in values:
+            assert any(key in keys for keys in targets), f"env.json {section}.{key} is not declared"
+
+
+def test_powertools_settings_are_the_ones_it_reads(template: dict[str, Any]) -> None:
+    from aws_lambda_powertools.shared import constants
+
+    from nexus.observability import metrics
+
+    glob = template["Globals"]["Function"]
+    powertools = {
+        key for name in functions(template) for key in env(template, name) if "POWERTOOLS" in key
+    }
+    assert powertools == {constants.SERVICE_NAME_ENV, constants.POWERTOOLS_LOG_LEVEL_ENV}
+    # The namespace is the code's constant, so POWERTOOLS_METRICS_NAMESPACE would be inert.
+    assert constants.METRICS_NAMESPACE_ENV not in powertools
+    assert metrics.namespace == "NexusSales"
+    level = {"Ref": "LogLevel"}
+    assert glob["Environment"]["Variables"][constants.POWERTOOLS_LOG_LEVEL_ENV] == level
+    assert glob["LoggingConfig"]["ApplicationLogLevel"] == level
+    # Valid for Lambda's ApplicationLogLevel and for Python's logging (Powertools).
+    for value in template["Parameters"]["LogLevel"]["AllowedValues"]:
+        assert value in {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}, value
+        assert isinstance(logging.getLevelName(value), int), value
+
+
+def emitted_metrics() -> tuple[set[str], set[str]]:
+    """Metric names the code passes to metrics.add_metric: exact names and f-string prefixes."""
+    names: set[str] = set()
+    prefixes: set[str] = set()
+    for path in [*ROOT.glob("functions/*/*.py"), *ROOT.glob("layers/shared/nexus/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "add_metric"
+            ):
+                continue
+            name = next(k.value for k in node.keywords if k.arg == "name")
+            if isinstance(name, ast.Constant):
+                names.add(str(name.value))
+            elif isinstance(name, ast.JoinedStr) and isinstance(name.values[0], ast.Constant):
+                prefixes.add(str(name.values[0].value))
+    return names, prefixes
+
+
+def dashboard_metrics(template: dict[str, Any]) -> list[list[Any]]:
+    """The dashboard's metric rows with CloudWatch's "." shorthand expanded."""
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    rows: list[list[Any]] = []
+    for widget in widgets:
+        previous: list[Any] = []
+        for row in widget["properties"].get("metrics", []):
+            fields = [f for f in row if not isinstance(f, dict)]
+            if "..." not in fields:
+                fields = [previous[i] if f == "." else f for i, f in enumerate(fields)]
+                rows.append(fields)
+                previous = fields
+    return rows
+
+
+def test_dashboard_shows_what_the_code_emits(template: dict[str, Any]) -> None:
+    from nexus.observability import METRICS_NAMESPACE
+
+    service = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    names, prefixes = emitted_metrics()
+    assert names, "no metrics.add_metric call found"
+    custom = [row for row in dashboard_metrics(template) if row[0] == METRICS_NAMESPACE]
+    assert custom, "the dashboard shows none of the Powertools metrics"
+    for _, name, *dimensions in custom:
+        assert name in names or name.startswith(tuple(prefixes)), name
+        # Powertools Metrics adds the service as the one default dimension.
+        assert dimensions == ["service", service], name
+    alarms = [
+        v["Properties"]
+        for v in template["Resources"].values()
+        if v["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    for alarm in alarms:
+        if alarm.get("Namespace") == METRICS_NAMESPACE:
+            assert alarm["MetricName"] in names or alarm["MetricName"].startswith(tuple(prefixes))
+            assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]
