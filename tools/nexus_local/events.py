@@ -136,11 +136,13 @@ class SqsPoller(threading.Thread):
             try:
                 messages = self._receive()
             except Exception:  # keep polling: the endpoint may be restarting
+                if self.stopping.is_set():
+                    break  # the stack is stopping: its SQS endpoint went first
                 log.exception("receive failed")
                 self.stopping.wait(2)
                 continue
-            if not messages:
-                continue
+            if not messages or self.stopping.is_set():
+                continue  # when stopping, received messages become visible again
             ids = {m["MessageId"] for m in messages}
             try:
                 response = self.runtime.invoke(

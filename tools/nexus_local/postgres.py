@@ -17,8 +17,6 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from nexus.db.migrate import migrate
-
 log = logging.getLogger("nexus_local")
 
 
@@ -57,6 +55,10 @@ def ensure_database(admin_url: str, name: str, *, recreate: bool = False) -> str
 
 
 def migrate_url(url: str) -> list[str]:
+    # Imported here: the layer's modules create their Powertools Logger on import, and the
+    # local stack sets the functions' environment (the service name) before that.
+    from nexus.db.migrate import migrate
+
     with psycopg.connect(url, autocommit=True) as conn:
         return migrate(conn)
 

@@ -1,15 +1,18 @@
 """`nexus` operator CLI: ``make ops ARGS="<command>"`` (``python -m nexus_ops``).
 
 Where it acts:
-- ``--local``: the local stack (SQS on 127.0.0.1:4566, Lambda invoke API on :3001);
+- ``--local``: the running local stack, found through the file ``make local`` writes when it
+  is up (``$NEXUS_LOCAL_DIR/stack.json``, by default ``.local/stack.json``), so whatever ports
+  it was started on; ``LAMBDA_PORT`` / ``SQS_PORT`` override it, and without the file the
+  defaults are 127.0.0.1:3001 (Lambda invoke API) and 127.0.0.1:4566 (SQS);
 - ``--stack NAME``: a deployed stack, with AWS credentials (queues and functions from the
   stack's outputs and resources);
 - otherwise ``INGEST_QUEUE_URL`` / ``INGEST_DLQ_URL`` and boto3's own configuration.
 
 Commands: ``queues`` (depths), ``redrive [--only transient]``, ``fire [--date D]`` (run the
 fan-out now, as the schedule would), ``sync ID [--date D]`` (queue one integration's job;
-reads its organization from ``DATABASE_URL``), ``migrate`` (apply migrations to
-``DATABASE_URL``).
+reads its organization from ``DATABASE_URL``, with ``--local`` the stack's database),
+``migrate`` (apply migrations to ``DATABASE_URL``).
 """
 
 from __future__ import annotations
@@ -21,17 +24,15 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from nexus_local import state
+
 
 def _client(service: str, args: argparse.Namespace) -> Any:
     import boto3
 
     if args.local:
-        port = (
-            os.environ.get("LAMBDA_PORT", "3001")
-            if service == "lambda"
-            else os.environ.get("SQS_PORT", "4566")
-        )
-        endpoint = f"http://127.0.0.1:{port}"
+        local = state.locate()
+        endpoint = local.lambda_url if service == "lambda" else local.sqs_url
         return boto3.client(
             service,
             endpoint_url=endpoint,
@@ -105,7 +106,7 @@ def _sync(args: argparse.Namespace, sqs: Any, queue_url: str) -> int:
     from nexus.ingest import queue
     from nexus.ingest.job import IngestJob
 
-    url = os.environ.get("DATABASE_URL")
+    url = os.environ.get("DATABASE_URL") or (state.locate().database_url if args.local else None)
     if not url:
         print("error: set DATABASE_URL to find the integration's organization", file=sys.stderr)
         return 2
@@ -136,7 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="nexus", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--local", action="store_true", help="act on the local stack")
+    where.add_argument(
+        "--local",
+        action="store_true",
+        help="act on the running local stack: its endpoints from $NEXUS_LOCAL_DIR/stack.json"
+        " (default .local/stack.json, written by make local); LAMBDA_PORT / SQS_PORT"
+        " override; without the file 127.0.0.1:3001 (Lambda) and 127.0.0.1:4566 (SQS)",
+    )
     where.add_argument("--stack", help="deployed stack name")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("queues", help="show ingest queue and dead-letter queue depths")
@@ -155,6 +162,17 @@ def main(argv: list[str] | None = None) -> int:
         from nexus.db.migrate import main as migrate
 
         return migrate()
+    from botocore.exceptions import EndpointConnectionError
+
+    try:
+        return _run(args)
+    except EndpointConnectionError as exc:
+        found = f" (from {state.locate().source}; is make local running?)" if args.local else ""
+        print(f"error: cannot reach {exc.kwargs.get('endpoint_url')}{found}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "fire":
         return _fire(args)
 
@@ -182,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             only=args.only,
             rate=args.rate,
             progress=progress,
+            # The local stack's SQS is moto's server: it has no message move tasks.
+            move_tasks=False if args.local else None,
+            announce=print,
         )
     except RedriveRefused as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,6 +6,10 @@
   other SQS-compatible endpoints): receive → send → delete, in batches of ten. A message
   without an ``error_class`` attribute was dead-lettered by SQS after maxReceiveCount, so it
   counts as transient; ``permanent`` ones (bad token) stay until their owner reconnects.
+
+Which way it goes is announced in one line (``announce``) before anything moves. An endpoint
+known to lack move tasks (``move_tasks=False``: the local stack) is not asked; otherwise an
+endpoint that answers the probe with "not implemented" falls back to the copy.
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ _UNSUPPORTED = {
     "InvalidAction",
     "AWS.SimpleQueueService.UnsupportedOperation",
 }
+
+
+COPY = (
+    "receiving from the dead-letter queue, re-sending each original body to the ingest queue"
+    " and deleting it from the dead-letter queue, 10 at a time"
+)
 
 
 class RedriveRefused(Exception):
@@ -68,18 +78,31 @@ def redrive(
     only: str | None = None,
     rate: int = 100,
     progress: Callable[[int, int], None] | None = None,
+    move_tasks: bool | None = None,
+    announce: Callable[[str], object] | None = None,
 ) -> RedriveResult:
-    if only is None:
+    """``move_tasks``: True/None (find out) to use ``StartMessageMoveTask`` when redriving
+    everything, False where the endpoint is known to have none. ``announce`` hears, in one
+    line, which way the messages are about to move."""
+    say = announce or (lambda line: None)
+    if only is not None:
+        say(f"redrive of {only} jobs only, so by copy: {COPY}")
+    elif move_tasks is False:
+        say(f"redrive by copy (this SQS endpoint has no message move tasks): {COPY}")
+    else:
         source, destination = _arn(sqs, dlq_url), _arn(sqs, queue_url)
         try:
             running = _running_task(sqs, source)
         except (ClientError, NotImplementedError) as exc:
             if not _unsupported(exc):
                 raise
-            running = None  # this endpoint has no move tasks (moto): copy below
+            running = None
         if running:
             raise RedriveRefused("a message move task is already running for this queue")
-        if running is not None:
+        if running is None:
+            say(f"redrive by copy (this SQS endpoint has no message move tasks): {COPY}")
+        else:
+            say("redrive by StartMessageMoveTask: SQS moves the messages itself")
             task = sqs.start_message_move_task(
                 SourceArn=source,
                 DestinationArn=destination,
