@@ -24,7 +24,8 @@ help:
 	@echo "make local   start the local stack (HTTP API on 127.0.0.1:3000)"
 	@echo "make test    requirements drift, ruff, mypy, cfn-lint, checkov, sam build, all tests"
 	@echo "make unit    unit tests only (no PostgreSQL, no network, no local stack): seconds"
-	@echo "make bench   cold-start benchmark"
+	@echo "make bench   cold-start, API and ingestion benchmarks"
+	@echo "make invoke ARGS=events/<name>.json      a SAM CLI event through make local's Lambda API"
 
 $(PYTHON):
 	@command -v pyenv >/dev/null && pyenv install -s $(PYTHON_VERSION) || { echo "Python $(PYTHON_VERSION) not found (install pyenv or python3.13)"; exit 1; }
@@ -120,3 +121,9 @@ migrate: venv
 .PHONY: ops
 ops: venv
 	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_ops $(ARGS)
+
+# SAM CLI events (events/*.json) through the local stack's Lambda invoke API, each refreshed
+# first (webhook signature, demo token); ARGS="<files> --output DIR" writes them for sam local.
+.PHONY: invoke
+invoke: venv
+	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_local.invoke $(ARGS)
