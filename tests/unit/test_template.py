@@ -303,15 +303,93 @@ def test_database_is_encrypted_protected_in_prod_and_proxy_requires_tls_and_iam(
     assert proxy["Auth"][0]["IAMAuth"] == "REQUIRED"
 
 
-def test_every_database_function_may_connect_only_as_the_app_user(
+def db_role(template: dict[str, Any], policy_id: str) -> Any:
+    """The PostgreSQL role a DbConnect policy lets a function log in as; fails unless the
+    policy is the one pattern: rds-db:connect through DbProxy as that role, nothing else."""
+    policy = template["Resources"][policy_id]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy", policy_id
+    assert re.fullmatch(r"DbConnect\w+Policy", policy_id), policy_id
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement.keys() == {"Effect", "Action", "Resource"}
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "rds-db:connect")
+    arn, variables = statement["Resource"]["Fn::Sub"]
+    assert arn == (
+        "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${ProxyId}/${DbUser}"
+    )
+    assert variables["ProxyId"] == {
+        "Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["DbProxy", "DBProxyArn"]}]}]
+    }
+    assert variables.keys() == {"ProxyId", "DbUser"}
+    return variables["DbUser"]
+
+
+def grants(template: dict[str, Any], name: str) -> set[str]:
+    """What a function's Policies allow, one word per policy; an unknown form (an inline
+    statement, a managed policy by name, another policy template) fails the test."""
+    out: set[str] = set()
+    for policy in template["Resources"][name]["Properties"].get("Policies", []):
+        assert isinstance(policy, dict) and len(policy) == 1, f"{name}: {policy!r}"
+        ((kind, value),) = policy.items()
+        if kind == "Ref":
+            role = db_role(template, value)
+            out.add(f"db:{role['Ref'] if isinstance(role, dict) else role}")
+        elif kind == "AWSSecretsManagerGetSecretValuePolicy":
+            out.add(f"secret:{value['SecretArn']['Ref']}")
+        elif kind == "SQSSendMessagePolicy":
+            out.add(f"sqs-send:{value['QueueName']['Fn::GetAtt'][0]}")
+        elif kind == "SQSPollerPolicy":
+            out.add(f"sqs-poll:{value['QueueName']['Fn::GetAtt'][0]}")
+        else:
+            raise AssertionError(f"{name}: unknown policy {policy!r}")
+    return out
+
+
+# Least privilege, pinned: what each function may do beyond writing its logs and traces.
+# A change here is a change in what a function may reach.
+ACCESS = {
+    "MigrationFunction": {"db:DatabaseUser"},
+    "AuthorizerFunction": {"secret:JwtSecret"},
+    "AuthFunction": {"secret:JwtSecret", "secret:PasswordPepperSecret", "db:DatabaseUser"},
+    "ProductsFunction": {"db:DatabaseUser"},
+    "CheckoutFunction": {"secret:PaymentWebhookSecret", "db:DatabaseUser"},
+    "IntegrationsFunction": {
+        "secret:TokenEncryptionKeySecret",
+        "sqs-send:IngestQueue",
+        "db:DatabaseUser",
+    },
+    "IngestFanoutFunction": {"sqs-send:IngestQueue", "db:DatabaseUser"},
+    "IngestMetricsFunction": {
+        "secret:TokenEncryptionKeySecret",
+        "sqs-send:IngestDeadLetterQueue",
+        "sqs-poll:IngestQueue",
+        "db:DatabaseUser",
+    },
+}
+
+
+def test_least_privilege_per_function(template: dict[str, Any]) -> None:
+    assert {name: grants(template, name) for name in functions(template)} == ACCESS
+    for name, fn in functions(template).items():
+        assert "Role" not in fn["Properties"], name  # SAM's role, built from the Policies
+
+
+def test_database_access_is_one_managed_policy_per_role_matching_db_user(
     template: dict[str, Any],
 ) -> None:
+    resources = template["Resources"]
+    policies = {k for k, v in resources.items() if v["Type"] == "AWS::IAM::ManagedPolicy"}
+    assert policies == {"DbConnectOwnerPolicy"}
+    roles = [db_role(template, p) for p in sorted(policies)]
+    assert len({json.dumps(r, sort_keys=True) for r in roles}) == len(roles)  # one per role
+    attached: set[str] = set()
     for name, fn in functions(template).items():
-        if name == "AuthorizerFunction":
-            continue
-        statements = [p for p in fn["Properties"]["Policies"] if "Statement" in p]
-        actions = [s["Action"] for p in statements for s in p["Statement"]]
-        assert "rds-db:connect" in actions, name
+        refs = [p["Ref"] for p in fn["Properties"].get("Policies", []) if "Ref" in p]
+        assert len(refs) <= 1, f"{name} logs in as one role"
+        if refs:
+            # The role the function logs in as (DB_USER) is the one its policy allows.
+            assert env(template, name)["DB_USER"] == db_role(template, refs[0]), name
+            attached.add(refs[0])
+    assert attached == policies, "a DbConnect policy no function attaches"
 
 
 def test_migrations_run_on_every_new_layer_version(template: dict[str, Any]) -> None:
@@ -370,6 +448,32 @@ def test_functions_that_encrypt_carry_the_crypto_layer_and_no_others(
         )
         encrypts = out.stdout.strip() == "True"
         assert fn.layers == (("SharedLayer", "CryptoLayer") if encrypts else ("SharedLayer",)), name
+
+
+def test_functions_are_told_the_queues_they_may_use_and_only_those(
+    template: dict[str, Any],
+) -> None:
+    queues = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::SQS::Queue"}
+    secrets = {
+        k for k, v in template["Resources"].items() if v["Type"] == "AWS::SecretsManager::Secret"
+    }
+    for name in functions(template):
+        variables = env(template, name)
+        refs = {key: v["Ref"] for key, v in variables.items() if isinstance(v, dict) and "Ref" in v}
+        allowed = grants(template, name)
+        told_queues = {q for q in refs.values() if q in queues}
+        may_use = {g.split(":", 1)[1] for g in allowed if g.startswith("sqs-")}
+        assert told_queues == may_use, name
+        told_secrets = {key: s for key, s in refs.items() if s in secrets}
+        assert all(key.endswith("_ARN") for key in told_secrets), name
+        assert set(told_secrets.values()) == {
+            g.split(":", 1)[1] for g in allowed if g.startswith("secret:")
+        }, name
+    assert env(template, "IntegrationsFunction")["INGEST_QUEUE_URL"] == {"Ref": "IngestQueue"}
+    assert env(template, "IngestFanoutFunction")["INGEST_QUEUE_URL"] == {"Ref": "IngestQueue"}
+    consumer = env(template, "IngestMetricsFunction")
+    assert consumer["INGEST_QUEUE_URL"] == {"Ref": "IngestQueue"}  # hold(): visibility
+    assert consumer["INGEST_DLQ_URL"] == {"Ref": "IngestDeadLetterQueue"}
 
 
 def test_sam_local_env_vars_are_declared(template: dict[str, Any]) -> None:
