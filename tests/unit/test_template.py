@@ -416,11 +416,42 @@ def test_alarms_cover_dead_letters_backlog_errors_api_and_proxy(
         assert resources[name]["Properties"]["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic"
 
 
-def test_every_function_logs_to_a_group_with_retention(template: dict[str, Any]) -> None:
+def log_group_and_errors_alarm(name: str) -> dict[str, Any]:
+    """The two resources every function has, exactly (only the logical id varies)."""
+    return {
+        f"{name}Logs": {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"RetentionInDays": {"Ref": "LogRetentionDays"}},
+        },
+        f"{name}ErrorsAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": {"Fn::Sub": f"${{{name}}} raised errors"},
+                "Namespace": "AWS/Lambda",
+                "MetricName": "Errors",
+                "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}],
+                "Statistic": "Sum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "AlarmActions": {
+                    "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+                },
+                "TreatMissingData": "notBreaching",
+            },
+        },
+    }
+
+
+def test_every_function_has_its_log_group_with_retention_and_errors_alarm(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
     for name, fn in functions(template).items():
-        group = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-        retention = template["Resources"][group]["Properties"]["RetentionInDays"]
-        assert retention == {"Ref": "LogRetentionDays"}, name
+        for logical_id, expected in log_group_and_errors_alarm(name).items():
+            assert resources.get(logical_id) == expected, f"{logical_id}: not the shared shape"
+        assert fn["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}Logs"}}, name
 
 
 def test_functions_that_encrypt_carry_the_crypto_layer_and_no_others(
