@@ -1,0 +1,68 @@
+"""The README's walk-throughs (tools/walkthroughs, `make walkthrough`) run against the local
+stack as a user runs them: found through its state file, twice in a row, next to the demo
+seller (whose expired page dead-letters too)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.api import ROOT, TEST_SECRETS
+from tests.support.stack import Stack, free_port, start_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    s = start_stack(
+        tmp_path, free_port(), {"DATABASE_URL": database_url, **TEST_SECRETS}, ["--seed-demo"]
+    )
+    yield s
+    assert s.stop() == 0
+
+
+def _walkthrough(stack: Stack, name: str) -> str:
+    env = {
+        k: v
+        for k, v in stack.env.items()
+        if k not in ("PORT", "LAMBDA_PORT", "SQS_PORT", "GRAPH_SANDBOX_PORT")
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "walkthroughs", name],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_commerce_walkthrough_runs_and_runs_again(stack: Stack) -> None:
+    first = _walkthrough(stack, "commerce")
+    assert "1. register the seller: POST /auth/register -> 201" in first
+    assert "the payment provider confirms (signed webhook): POST /webhooks/payments -> 200" in first
+    assert "done: order" in first and "is paid" in first
+    second = _walkthrough(stack, "commerce")
+    assert "POST /auth/register -> 409" in second
+    assert "log in: POST /auth/login -> 200" in second
+    assert "done: order" in second
+
+
+def test_the_metrics_walkthrough_runs_and_runs_again(stack: Stack) -> None:
+    first = _walkthrough(stack, "metrics")
+    assert '"status": "needs_reauth"' in first
+    assert "IngestDeadLetterQueue" in first
+    assert "redrive by copy" in first
+    assert "done: both pages ingested, the dead-lettered job redriven" in first
+    second = _walkthrough(stack, "metrics")
+    assert "give page 3030 its first-run token again" in second
+    assert "done: both pages ingested" in second

@@ -1,0 +1,1 @@
+"""The README's walk-throughs as scripts: `make walkthrough ARGS=commerce|metrics`."""
