@@ -94,8 +94,17 @@ def test_the_sam_env_file_has_the_stacks_own_values(stack: Stack) -> None:
     assert sam["JWT_SECRET"] == TEST_SECRETS["JWT_SECRET"]
     # The test database is on a Unix socket, which no container can reach: left out
     assert "DATABASE_URL" not in sam
+    # The committed env.json is the same stack on its default ports
     committed = json.loads((ROOT / "env.json").read_text(encoding="utf-8"))["Parameters"]
     assert set(sam) <= set(committed)
+    on_default_ports = {
+        k: v.replace(f":{stack.env['SQS_PORT']}", ":4566").replace(
+            f":{stack.env['GRAPH_SANDBOX_PORT']}", ":3002"
+        )
+        for k, v in sam.items()
+    }
+    for name in ("AWS_ENDPOINT_URL", "INGEST_QUEUE_URL", "INGEST_DLQ_URL", "GRAPH_API_BASE_URL"):
+        assert committed[name] == on_default_ports[name], name
 
 
 def test_each_log_line_appears_once(stack: Stack) -> None:
