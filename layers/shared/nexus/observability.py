@@ -2,9 +2,9 @@
 
 No function creates a Powertools ``Tracer``: it loads the X-Ray SDK (225-364 ms measured
 here) and nothing here adds subsegments; Lambda's active tracing (``Tracing: Active``)
-records every invocation without it. The service name comes from ``POWERTOOLS_SERVICE_NAME``
-(set per function by the template); the metrics namespace is a constant because the
-template's dashboard and alarms name it.
+records every invocation without it. The service name (the logs' ``service`` key and the
+metrics' ``service`` dimension) comes from ``POWERTOOLS_SERVICE_NAME``, which the template's
+Globals set; the metrics namespace is a constant because the template's dashboard names it.
 """
 
 from __future__ import annotations
