@@ -235,12 +235,35 @@ def parse(
     }
     parameters.update(resources_values or {})
     resources: dict[str, Any] = data.get("Resources") or {}
+    authorizers, default_authorizer = _authorizers(data, resources)
 
     functions: dict[str, Function] = {}
     routes: list[Route] = []
+    for logical_id, res in resources.items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource_properties(data, logical_id)
+        functions[logical_id] = _function(logical_id, props, parameters, root)
+        routes += _routes(logical_id, props, default_authorizer)
+    routes.sort(key=Route.specificity, reverse=True)
+    sqs_sources, schedules = _event_sources(resources, parameters)
+    return App(
+        functions=functions,
+        routes=routes,
+        authorizers=authorizers,
+        parameters=parameters,
+        queues=_queues(resources),
+        sqs_sources=sqs_sources,
+        schedules=schedules,
+    )
+
+
+def _authorizers(
+    data: dict[str, Any], resources: dict[str, Any]
+) -> tuple[dict[str, Authorizer], dict[str, str | None]]:
+    """Every HttpApi's Lambda authorizers, and each HttpApi's default authorizer."""
     authorizers: dict[str, Authorizer] = {}
     default_authorizer: dict[str, str | None] = {}
-
     for logical_id, res in resources.items():
         if res.get("Type") != "AWS::Serverless::HttpApi":
             continue
@@ -255,60 +278,56 @@ def parse(
                 ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
                 simple_responses=bool(spec.get("EnableSimpleResponses", False)),
             )
+    return authorizers, default_authorizer
 
-    for logical_id, res in resources.items():
-        if res.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = resource_properties(data, logical_id)
-        env: dict[str, str] = {}
-        for key, raw in (((props.get("Environment") or {}).get("Variables")) or {}).items():
-            resolved = _resolve(raw, parameters)
-            if resolved is not None:
-                env[key] = resolved
-        if "Handler" not in props:
-            raise ValueError(f"{logical_id} has no Handler (nor does Globals.Function)")
-        functions[logical_id] = Function(
-            logical_id=logical_id,
-            code_uri=root / str(props.get("CodeUri", ".")),
-            handler=str(props["Handler"]),
-            # Lambda's defaults when neither the function nor Globals sets them
-            timeout=int(props.get("Timeout", 3)),
-            memory=int(props.get("MemorySize", 128)),
-            environment=env,
-            layers=tuple(i for i in map(_ref_id, props.get("Layers") or []) if i is not None),
-        )
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") != "HttpApi":
-                continue
-            ev = event.get("Properties") or {}
-            api_ref = ev.get("ApiId", {})
-            api_id = api_ref.get("Ref") if isinstance(api_ref, dict) else None
-            authorizer = default_authorizer.get(str(api_id))
-            ev_auth = (ev.get("Auth") or {}).get("Authorizer")
-            if ev_auth is not None:
-                authorizer = None if ev_auth == "NONE" else str(ev_auth)
-            path = str(ev.get("Path", "$default"))
-            routes.append(
-                Route(
-                    method=str(ev.get("Method", "ANY")).upper(),
-                    path=path,
-                    function_id=logical_id,
-                    authorizer=authorizer,
-                    pattern=_path_regex(path),
-                )
-            )
-    routes.sort(key=Route.specificity, reverse=True)
-    queues = _queues(resources)
-    sqs_sources, schedules = _event_sources(resources, parameters)
-    return App(
-        functions=functions,
-        routes=routes,
-        authorizers=authorizers,
-        parameters=parameters,
-        queues=queues,
-        sqs_sources=sqs_sources,
-        schedules=schedules,
+
+def _function(
+    logical_id: str, props: dict[str, Any], parameters: dict[str, str], root: Path
+) -> Function:
+    env: dict[str, str] = {}
+    for key, raw in (((props.get("Environment") or {}).get("Variables")) or {}).items():
+        resolved = _resolve(raw, parameters)
+        if resolved is not None:
+            env[key] = resolved
+    if "Handler" not in props:
+        raise ValueError(f"{logical_id} has no Handler (nor does Globals.Function)")
+    return Function(
+        logical_id=logical_id,
+        code_uri=root / str(props.get("CodeUri", ".")),
+        handler=str(props["Handler"]),
+        # Lambda's defaults when neither the function nor Globals sets them
+        timeout=int(props.get("Timeout", 3)),
+        memory=int(props.get("MemorySize", 128)),
+        environment=env,
+        layers=tuple(i for i in map(_ref_id, props.get("Layers") or []) if i is not None),
     )
+
+
+def _routes(
+    logical_id: str, props: dict[str, Any], default_authorizer: dict[str, str | None]
+) -> list[Route]:
+    routes: list[Route] = []
+    for event in (props.get("Events") or {}).values():
+        if event.get("Type") != "HttpApi":
+            continue
+        ev = event.get("Properties") or {}
+        api_ref = ev.get("ApiId", {})
+        api_id = api_ref.get("Ref") if isinstance(api_ref, dict) else None
+        authorizer = default_authorizer.get(str(api_id))
+        ev_auth = (ev.get("Auth") or {}).get("Authorizer")
+        if ev_auth is not None:
+            authorizer = None if ev_auth == "NONE" else str(ev_auth)
+        path = str(ev.get("Path", "$default"))
+        routes.append(
+            Route(
+                method=str(ev.get("Method", "ANY")).upper(),
+                path=path,
+                function_id=logical_id,
+                authorizer=authorizer,
+                pattern=_path_regex(path),
+            )
+        )
+    return routes
 
 
 def _queues(resources: dict[str, Any]) -> dict[str, Queue]:
