@@ -70,6 +70,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/pylint --rcfile=pyproject.toml layers/shared/nexus functions
 
 # sam validate --lint runs cfn-lint and fails on any error or warning; checkov fails on any
 # failed check (the deliberate exceptions, each with its reason, are in .checkov.yaml).
@@ -82,12 +83,11 @@ validate: $(SAM) $(CHECKOV)
 test: venv check-requirements lint validate build
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The inner loop: tests/unit never starts PostgreSQL, and here skips the tests that spawn
-# external tools (checkov, SAM, fresh interpreters), which make test runs (see
-# tests/unit/conftest.py). No unit test uses hypothesis: its plugin's import is 2 s saved.
+# The inner loop: tests/unit never starts PostgreSQL nor spawns a tool (tests/toolchain does,
+# and runs in make test). No unit test uses hypothesis: its plugin's import is 2 s saved.
 .PHONY: unit
 unit: venv
-	UNIT_NO_PROCESSES=1 $(VENV)/bin/pytest tests/unit -q -p no:hypothesispytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/unit -q -p no:hypothesispytest $(PYTEST_ARGS)
 
 .PHONY: local
 local: venv

@@ -454,33 +454,6 @@ def test_every_function_has_its_log_group_with_retention_and_errors_alarm(
         assert fn["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": f"{name}Logs"}}, name
 
 
-def test_functions_that_encrypt_carry_the_crypto_layer_and_no_others(
-    template: dict[str, Any],
-) -> None:
-    import subprocess
-    import sys
-
-    from tests.support.api import ROOT
-
-    for name, fn in parse().functions.items():
-        probe = (
-            "import importlib.util, sys\n"
-            f"spec = importlib.util.spec_from_file_location('h', {str(fn.module_path)!r})\n"
-            "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
-            "print('nexus.crypto' in sys.modules)"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", probe],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-            env={"PYTHONPATH": str(ROOT / "layers/shared"), "PATH": "/usr/bin:/bin"},
-        )
-        encrypts = out.stdout.strip() == "True"
-        assert fn.layers == (("SharedLayer", "CryptoLayer") if encrypts else ("SharedLayer",)), name
-
-
 def test_functions_are_told_the_queues_they_may_use_and_only_those(
     template: dict[str, Any],
 ) -> None:

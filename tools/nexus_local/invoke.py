@@ -102,24 +102,33 @@ def refresh(event: dict[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
 
 def function_for(event: Mapping[str, Any], app: App) -> str:
     """The template function an event is for."""
-    route_key = event.get("routeKey")
-    if event.get("type") == "REQUEST" and route_key:
-        for route in app.routes:
-            if route.route_key == route_key and route.authorizer:
-                return app.authorizers[route.authorizer].function_id
-    elif route_key:
-        for route in app.routes:
-            if route.route_key == route_key:
-                return route.function_id
-    records = event.get("Records") or []
-    if records and records[0].get("eventSource") == "aws:sqs":
-        queue = str(records[0].get("eventSourceARN", "")).rsplit(":", 1)[-1]
-        for source in app.sqs_sources:
-            if source.queue_id == queue:
-                return source.function_id
+    found = _api_function(event, app) or _sqs_function(event, app)
+    if found:
+        return found
     if "time" in event and app.schedules and "Records" not in event:
         return app.schedules[0].function_id
     raise EventError("cannot tell which function this event is for: pass --function")
+
+
+def _api_function(event: Mapping[str, Any], app: App) -> str | None:
+    """An authorizer request's authorizer function, or an HTTP API event's route function."""
+    route_key = event.get("routeKey")
+    if not route_key:
+        return None
+    if event.get("type") == "REQUEST":
+        for route in app.routes:
+            if route.route_key == route_key and route.authorizer:
+                return app.authorizers[route.authorizer].function_id
+        return None
+    return next((r.function_id for r in app.routes if r.route_key == route_key), None)
+
+
+def _sqs_function(event: Mapping[str, Any], app: App) -> str | None:
+    records = event.get("Records") or []
+    if not records or records[0].get("eventSource") != "aws:sqs":
+        return None
+    queue = str(records[0].get("eventSourceARN", "")).rsplit(":", 1)[-1]
+    return next((s.function_id for s in app.sqs_sources if s.queue_id == queue), None)
 
 
 @dataclass(frozen=True)
