@@ -124,3 +124,14 @@ def test_cli_sync_queues_one_job(queues: Queues, conn: Any) -> None:
     job = IngestJob.model_validate_json(message["Body"])
     assert (job.organization_id, job.snapshot_date.isoformat()) == (org, "2026-11-20")
     assert cli(["sync", "00000000-0000-4000-8000-000000000000"]) == 1
+
+
+def test_only_offers_the_classes_a_dead_lettered_job_can_have(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No dead-lettered job is ever marked throttled (SQS dead-letters those without a
+    class): a filter that could match nothing is refused, not silently a no-op."""
+    with pytest.raises(SystemExit) as refused:
+        cli(["redrive", "--only", "throttled"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'throttled'" in capsys.readouterr().err

@@ -148,7 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("queues", help="show ingest queue and dead-letter queue depths")
     redrive = sub.add_parser("redrive", help="move dead-lettered jobs back to the ingest queue")
-    redrive.add_argument("--only", choices=["transient", "throttled"], help="only this class")
+    # The classes a dead-lettered job can have: SQS dead-letters transient (and throttled)
+    # jobs after maxReceiveCount without an error_class; the consumer marks the rest permanent.
+    redrive.add_argument(
+        "--only",
+        choices=["transient"],
+        help="only jobs SQS dead-lettered after maxReceiveCount (leave permanent ones parked)",
+    )
     redrive.add_argument("--rate", type=int, default=100, help="messages/s for the move task")
     fire = sub.add_parser("fire", help="run the scheduled fan-out now")
     fire.add_argument("--date", help="snapshot date YYYY-MM-DD (default: today, UTC)")
