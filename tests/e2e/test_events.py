@@ -5,8 +5,6 @@ fresh demo token), it gets the answer it was written for; sent again, still no 5
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from nexus_local import demo
 from nexus_local.invoke import DEMO_TOKEN, function_for, refresh
 from nexus_local.template import parse
 from tests.support.api import ROOT, TEST_SECRETS
-from tests.support.stack import Stack, free_port, start_stack
+from tests.support.stack import Stack, free_port, run_module, start_stack
 
 pytestmark = pytest.mark.e2e
 EVENTS = ROOT / "events"
@@ -129,27 +127,24 @@ def test_make_invoke_sends_an_event_and_writes_refreshed_ones(
 ) -> None:
     # The environment of a user's shell: the stack found through its state file.
     env = {k: v for k, v in demo_stack.env.items() if k not in ("LAMBDA_PORT", "SQS_PORT")}
-    command = [sys.executable, "-m", "nexus_local.invoke"]
-    done = subprocess.run(
-        [*command, "events/webhook_payment.json", "events/products_get.json"],
-        cwd=ROOT,
+    done = run_module(
+        "nexus_local.invoke",
+        "events/webhook_payment.json",
+        "events/products_get.json",
         env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "--> CheckoutFunction <- events/webhook_payment.json\nstatusCode 200" in done.stdout
     assert "--> ProductsFunction <- events/products_get.json\nstatusCode 200" in done.stdout
     # --output writes events for sam local invoke, signed now
     out = tmp_path / "for-sam"
-    done = subprocess.run(
-        [*command, "events/webhook_payment.json", "--output", str(out)],
-        cwd=ROOT,
+    done = run_module(
+        "nexus_local.invoke",
+        "events/webhook_payment.json",
+        "--output",
+        str(out),
         env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
         check=True,
     )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +16,7 @@ import psutil
 import pytest
 
 from tests.support.api import ROOT, TEST_SECRETS
-from tests.support.stack import Stack, free_port, start_stack
+from tests.support.stack import Stack, free_port, run_module, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -104,14 +102,10 @@ def test_port_in_use_is_a_one_line_error(tmp_path: Path, database_url: str) -> N
             "NEXUS_LOCAL_DIR": str(tmp_path),
             "DATABASE_URL": database_url,
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "nexus_local"],
-            cwd=ROOT,
+        done = run_module(
+            "nexus_local",
             env=env,
-            capture_output=True,
-            text=True,
             timeout=60,
-            check=False,
         )
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -165,12 +159,11 @@ def _invoke(stack: Stack, function: str, event: dict[str, Any]) -> Any:
 
 def _ops(stack: Stack, *argv: str) -> str:
     env = {**stack.env, "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'tools'}"}
-    done = subprocess.run(
-        [sys.executable, "-m", "nexus_ops", "--local", *argv],
-        cwd=ROOT,
+    done = run_module(
+        "nexus_ops",
+        "--local",
+        *argv,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=60,
         check=True,
     )

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 
 from nexus_local.template import parse
 from tests.support.api import ROOT, TEST_SECRETS
-from tests.support.stack import Stack, free_port, start_stack
+from tests.support.stack import Stack, free_port, run_module, start_stack
 
 pytestmark = pytest.mark.e2e
 PORT_VARIABLES = ("PORT", "LAMBDA_PORT", "SQS_PORT", "GRAPH_SANDBOX_PORT")
@@ -39,14 +38,11 @@ def _user_shell(stack: Stack) -> dict[str, str]:
 
 
 def _ops(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nexus_ops", *argv],
-        cwd=ROOT,
+    return run_module(
+        "nexus_ops",
+        *argv,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
 
 
@@ -181,12 +177,10 @@ def test_redrive_says_in_one_line_that_it_copies_and_prints_no_traceback(stack: 
 
 
 def test_ops_help_describes_where_local_looks() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "nexus_ops", "--help"],
-        cwd=ROOT,
+    done = run_module(
+        "nexus_ops",
+        "--help",
         env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'tools'}"},
-        capture_output=True,
-        text=True,
         timeout=60,
         check=True,
     )

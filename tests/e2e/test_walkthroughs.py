@@ -4,15 +4,13 @@ seller (whose expired page dead-letters too)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.api import ROOT, TEST_SECRETS
-from tests.support.stack import Stack, free_port, start_stack
+from tests.support.api import TEST_SECRETS
+from tests.support.stack import Stack, free_port, run_module, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -32,14 +30,11 @@ def _walkthrough(stack: Stack, name: str) -> str:
         for k, v in stack.env.items()
         if k not in ("PORT", "LAMBDA_PORT", "SQS_PORT", "GRAPH_SANDBOX_PORT")
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "walkthroughs", name],
-        cwd=ROOT,
+    done = run_module(
+        "walkthroughs",
+        name,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr

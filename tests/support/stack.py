@@ -144,3 +144,19 @@ def start_stack(
             return Stack(proc, f"http://127.0.0.1:{port}", output, env, reader)
     proc.kill()
     raise AssertionError("local stack did not become ready:\n" + "".join(output))
+
+
+def run_module(
+    module: str, *args: str, env: dict[str, str], timeout: float = 120, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` from the repository root, as a user's shell runs the
+    project's tools, with its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
