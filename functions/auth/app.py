@@ -1,7 +1,5 @@
 """AuthFunction: POST /auth/register, POST /auth/login, GET /auth/me."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext

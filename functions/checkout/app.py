@@ -1,8 +1,6 @@
 """CheckoutFunction: the public store and checkout, the payment webhook, and the seller's
 order views (bearer)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types

@@ -1,7 +1,5 @@
 """IntegrationsFunction: connected pages, on-demand syncs and the analytics reads (bearer)."""
 
-from __future__ import annotations
-
 from datetime import date
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """ProductsFunction: the seller's own products (bearer)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query

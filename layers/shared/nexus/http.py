@@ -6,9 +6,11 @@
   encoding (400).
 - :data:`Caller` is the dependency (Powertools ``Depends``) that reads the caller from the
   Lambda authorizer's context: the only place a protected handler learns who is calling.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here or in the API entry modules: Powertools reads
+a route's and its dependencies' type hints on every request that uses ``Depends``, and
+string annotations would be evaluated each time (~0.2 ms per request, measured in make bench).
+"""
 
 import base64
 import binascii
