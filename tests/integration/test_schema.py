@@ -154,3 +154,14 @@ def test_a_migration_waiting_on_a_table_lock_applies_nothing(
                 migrate(c, lock_wait_seconds=0.2)
         versions = holder.execute("SELECT version FROM schema_migrations").fetchall()
     assert ("9999_lock_probe",) not in versions
+
+
+def test_migrations_rerun_on_the_apps_own_connection(database_url: str) -> None:
+    """The deploy-time MigrationFunction migrates over nexus.db.connect(), whose rows are
+    dicts: a second deploy (versions already recorded) applies nothing and does not fail."""
+    from nexus import db
+    from nexus.settings import load_settings
+
+    with db.connect(load_settings({"DATABASE_URL": database_url})) as c:
+        assert migrate(c) == []
+        assert migrate(c) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import sql
-from psycopg.rows import kwargs_row
+from psycopg.rows import kwargs_row, scalar_row
 
 from nexus import db
 from nexus.checkout.models import (
@@ -129,17 +129,17 @@ class CheckoutRepository:
         rather than silently accepted."""
 
         def work(conn: db.Conn) -> PaymentOutcome:
-            order = conn.execute(
+            scalar = conn.cursor(row_factory=scalar_row)
+            current: OrderStatus | None = scalar.execute(
                 "SELECT status FROM orders WHERE id = %s FOR UPDATE", (order_id,)
             ).fetchone()
-            if order is None:
+            if current is None:
                 return PaymentOutcome(found=False, duplicate=False, status=None, previous=None)
-            inserted = conn.execute(
+            inserted = scalar.execute(
                 "INSERT INTO payment_events (event_id, order_id, type) VALUES (%s, %s, %s)"
                 " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
                 (event_id, order_id, event_type),
             ).fetchone()
-            current: OrderStatus = order["status"]
             if inserted is None:
                 return PaymentOutcome(found=True, duplicate=True, status=current, previous=current)
             if current != "pending":

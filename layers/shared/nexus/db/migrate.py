@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib import resources
 
 import psycopg
+from psycopg.rows import scalar_row
 
 # Arbitrary constant shared by every runner of this schema.
 _LOCK_ID = 7_305_117_001
@@ -49,10 +50,11 @@ def migrate(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {
-            row[0]  # type: ignore[index]
-            for row in conn.execute("SELECT version FROM schema_migrations").fetchall()
-        }
+        # scalar_row: whatever row factory the connection has (the app's is dict_row).
+        versions = conn.cursor(row_factory=scalar_row).execute(
+            "SELECT version FROM schema_migrations"
+        )
+        done = set(versions.fetchall())
         for version, sql in available():
             if version in done:
                 continue
