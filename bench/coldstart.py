@@ -103,7 +103,10 @@ def _probe(python: Path, code: Path, module: Path, env: dict[str, str]) -> dict[
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise ProbeFailed(f"importing {module.relative_to(code)} failed: {last}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    if not lines:
+        raise ProbeFailed(f"importing {module.relative_to(code)} printed nothing")
+    result: dict[str, Any] = json.loads(lines[-1])
     return result
 
 

@@ -216,8 +216,12 @@ def test_ingestion_pipeline_dead_letter_and_redrive(stack: Stack) -> None:
         "GET", f"/analytics/metrics?integration_id={ids['1010']}", token=token
     )
     assert len(metrics["items"]) == 40
-    # And the expired page's job sits in the dead-letter queue, once
-    assert "IngestDeadLetterQueue         1 waiting" in _ops(stack, "queues")
+    # And the expired page's job sits in the dead-letter queue, once (the consumer records
+    # the run before it parks the job, so wait for the job itself)
+    deadline = time.monotonic() + 30
+    while "IngestDeadLetterQueue         1 waiting" not in (depths := _ops(stack, "queues")):
+        assert time.monotonic() < deadline, depths
+        time.sleep(0.5)
     # When the seller reconnects and an operator redrives
     status, _, patched = stack.call(
         "PATCH", f"/integrations/{ids['3030']}", {"access_token": "demo-token-renewed"}, token

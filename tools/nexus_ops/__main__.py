@@ -83,6 +83,14 @@ def _depth(sqs: Any, url: str) -> tuple[int, int]:
     )
 
 
+def local_waiting() -> dict[str, int]:
+    """Messages waiting (visible) in each ingest queue of the running local stack."""
+    args = argparse.Namespace(local=True, stack=None)
+    sqs = _client("sqs", args)
+    queue, dlq = _queues(args, sqs)
+    return {"IngestQueue": _depth(sqs, queue)[0], "IngestDeadLetterQueue": _depth(sqs, dlq)[0]}
+
+
 def _fire(args: argparse.Namespace) -> int:
     when = (
         f"{args.date}T00:00:00Z" if args.date else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

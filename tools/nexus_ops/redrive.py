@@ -129,7 +129,9 @@ def _copy(
             MessageAttributeNames=["All"],
             # Long enough to finish this batch; kept ones become visible again afterwards.
             VisibilityTimeout=60,
-            WaitTimeSeconds=0,
+            # A long poll asks every SQS server: a short one can answer empty while messages
+            # remain, which would end the redrive early.
+            WaitTimeSeconds=1,
         ).get("Messages", [])
         fresh = [m for m in messages if m["MessageId"] not in seen]
         if not fresh:

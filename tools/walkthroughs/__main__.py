@@ -17,10 +17,15 @@ WALKTHROUGHS = {"commerce": commerce.run, "metrics": metrics.run}
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make walkthrough", description=__doc__)
     parser.add_argument(
-        "names", nargs="*", choices=[[], *WALKTHROUGHS], help="default: all, in this order"
+        "names", nargs="*", metavar="NAME", help=f"{' | '.join(WALKTHROUGHS)} (default: all)"
     )
     parser.add_argument("--api", help="the HTTP API's base URL (default: the running stack's)")
     args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in WALKTHROUGHS]
+    if unknown:
+        parser.error(
+            f"no walk-through named {', '.join(unknown)} (choose from {', '.join(WALKTHROUGHS)})"
+        )
     for name in args.names or list(WALKTHROUGHS):
         api = Api(args.api)
         print(f"== walk-through: {name} (HTTP API {api.base})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from nexus_ops.__main__ import local_waiting
 from nexus_ops.__main__ import main as ops
 
 from walkthroughs.client import Api, WalkthroughFailed, show, wait_for
@@ -83,6 +84,11 @@ def run(api: Api) -> None:
     ).body["items"]
     show(f"   {len(metrics)} rows, the first", value=metrics[0] if metrics else None)
 
+    # The consumer records the run before it parks the job: wait for the job itself.
+    wait_for(
+        "page 3030's job to reach the dead-letter queue",
+        lambda: local_waiting()["IngestDeadLetterQueue"] >= 1,
+    )
     print(api.next_step("queue depths: 3030's job waits in the dead-letter queue"))
     _ops("queues")
 
