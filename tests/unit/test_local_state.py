@@ -124,3 +124,21 @@ def test_urls_as_a_container_sees_them(url: str, expected: str) -> None:
 )
 def test_database_urls_as_a_container_sees_them(url: str, expected: str | None) -> None:
     assert _database_for_docker(url) == expected
+
+
+def test_tools_sign_with_the_secrets_the_running_stack_recorded(tmp_path: Path) -> None:
+    """A second shell's own JWT_SECRET must not win over what the stack was started with."""
+    from nexus_local.invoke import stack_secrets
+
+    (tmp_path / "env.json").write_text(
+        json.dumps({"Parameters": {"JWT_SECRET": "the-stacks"}}), encoding="utf-8"
+    )
+    (tmp_path / "secrets.json").write_text(
+        json.dumps({"JWT_SECRET": "generated", "PASSWORD_PEPPER": "pepper"}), encoding="utf-8"
+    )
+    env = {"NEXUS_LOCAL_DIR": str(tmp_path), "JWT_SECRET": "this-shells"}
+    found = stack_secrets(env)
+    assert found["JWT_SECRET"] == "the-stacks"
+    assert found["PASSWORD_PEPPER"] == "pepper"
+    (tmp_path / "env.json").unlink()
+    assert stack_secrets(env)["JWT_SECRET"] == "this-shells"

@@ -40,14 +40,23 @@ class EventError(Exception):
     """The event cannot be sent: which function it is for is unclear, or it is not JSON."""
 
 
+def _stored(path: Path, key: str | None = None) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return dict(data.get(key) or {}) if key else dict(data)
+
+
 def stack_secrets(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The secrets the local stack uses: the environment first, then its secrets file."""
+    """The secrets the local stack uses: those the running stack recorded (its env.json, which
+    holds what it was started with), else this shell's environment, else its secrets file."""
     env = os.environ if environ is None else environ
-    path = state.data_dir(env) / "secrets.json"
-    stored: dict[str, str] = {}
-    if path.exists():
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    found = {name: env.get(name) or stored.get(name, "") for name in secrets.NAMES}
+    directory = state.data_dir(env)
+    running = _stored(directory / state.SAM_ENV_FILE, "Parameters")
+    stored = _stored(directory / "secrets.json")
+    found = {
+        name: running.get(name) or env.get(name) or stored.get(name, "") for name in secrets.NAMES
+    }
     return {name: value for name, value in found.items() if value}
 
 
