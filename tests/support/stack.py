@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -20,6 +20,7 @@ from typing import Any
 from tests.support.api import ROOT, TEST_SECRETS
 
 READY = "Nexus local stack ready"
+START_TIMEOUT = 90.0
 
 
 def free_port() -> int:
@@ -85,22 +86,67 @@ class Stack:
             return err.code, dict(err.headers), json.loads(err.read() or b"null")
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+        """Ctrl-C and the stack's exit code; a stack that does not stop within 30 s is
+        killed (its embedded PostgreSQL too) and TimeoutExpired raised."""
         try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        if self.reader is not None:
-            self.reader.join(timeout=10)
+            code = _interrupt(self.proc, self.data_dir, timeout=30)
+        finally:
+            if self.reader is not None:
+                self.reader.join(timeout=10)
         return code
 
 
-def _drain(proc: subprocess.Popen[str], output: list[str]) -> None:
+def _signal_group(proc: subprocess.Popen[str], signum: int) -> None:
+    # The stack leads a session of its own (start_new_session): its children get the signal.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signum)
+
+
+def _stop_postgres(data_dir: Path) -> None:
+    """Fast shutdown of an embedded PostgreSQL a killed stack left on ``data_dir``: the
+    server detaches into a session of its own, and only the stack's shutdown stops it."""
+    import psutil
+
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        server = psutil.Process(pid)
+        if server.name() != "postgres" or str(data_dir) not in " ".join(server.cmdline()):
+            return
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    except (OSError, ValueError, IndexError, psutil.Error):
+        pass
+
+
+def _interrupt(proc: subprocess.Popen[str], data_dir: Path, timeout: float) -> int:
+    """Ctrl-C to the stack and its exit code. If it has not stopped within ``timeout``
+    seconds, it is killed, its PostgreSQL stopped, and TimeoutExpired raised."""
+    if proc.poll() is None:
+        _signal_group(proc, signal.SIGINT)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+        _stop_postgres(data_dir)
+        raise
+
+
+def _drain(
+    proc: subprocess.Popen[str], output: list[str], ready: threading.Event, settled: threading.Event
+) -> None:
+    """Read the stack's output until it ends: ``ready`` is set on the ready line, ``settled``
+    on the ready line or the end of output (the stack has exited)."""
     assert proc.stdout is not None
-    for line in proc.stdout:
-        output.append(line)
+    try:
+        for line in proc.stdout:
+            output.append(line)
+            if not ready.is_set() and READY in line:
+                ready.set()
+                settled.set()
+    finally:
+        settled.set()
 
 
 def start_stack(
@@ -129,21 +175,25 @@ def start_stack(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     output: list[str] = []
-    deadline = time.monotonic() + 90
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        output.append(line)
-        if READY in line:
-            reader = threading.Thread(target=_drain, args=(proc, output), daemon=True)
-            reader.start()
-            return Stack(proc, f"http://127.0.0.1:{port}", output, env, reader)
-    proc.kill()
-    raise AssertionError("local stack did not become ready:\n" + "".join(output))
+    ready, settled = threading.Event(), threading.Event()
+    reader = threading.Thread(target=_drain, args=(proc, output, ready, settled), daemon=True)
+    reader.start()
+    # The reader sees the ready line or the end of output; a stack that hangs silently
+    # runs into the deadline instead of blocking the test run.
+    settled.wait(timeout=START_TIMEOUT)
+    if ready.is_set():
+        return Stack(proc, f"http://127.0.0.1:{port}", output, env, reader)
+    # The end of output: the stack has exited (or is about to).
+    why = "exited" if settled.is_set() else f"not ready within {START_TIMEOUT:.0f} s"
+    try:
+        why += f", exit code {_interrupt(proc, data_dir, timeout=30)}"
+    except subprocess.TimeoutExpired:
+        why += ", did not stop on Ctrl-C and was killed"
+    reader.join(timeout=10)
+    raise AssertionError(f"local stack did not become ready ({why}):\n" + "".join(output))
 
 
 def run_module(

@@ -110,6 +110,9 @@ class Stack:
         self.graph: FakeGraph | None = None
         self.runtime: Runtime | None = None
         self.servers: list[ThreadingHTTPServer] = []
+        # The servers whose serve_forever runs in a thread of its own: only those can be
+        # shut down (shutdown() waits forever for a server that never served).
+        self.serving: list[ThreadingHTTPServer] = []
         self.threads: list[threading.Thread] = []
         self.applied: list[str] = []
         self.values: dict[str, str] = {}
@@ -266,25 +269,35 @@ class Stack:
     def serve(self) -> None:
         for server in self.servers[1:]:
             threading.Thread(target=server.serve_forever, daemon=True).start()
+            self.serving.append(server)
+        # In this thread: it has returned (Ctrl-C) by the time shutdown() runs here.
         self.servers[0].serve_forever()
 
     def shutdown(self) -> None:
-        self.stopping.set()
-        if self.state_path is not None:
-            state.remove(self.args.data_dir, os.getpid())
-        for server in self.servers:
-            server.server_close()
-        # The event sources finish what they hold before the functions and queues go.
-        for thread in self.threads:
-            thread.join(timeout=10)
-        if self.runtime is not None:
-            self.runtime.shutdown()
-        if self.graph is not None:
-            self.graph.stop()
-        if self.aws is not None:
-            self.aws.stop()
-        if self.pg is not None:
-            self.pg.stop()
+        try:
+            self.stopping.set()
+            if self.state_path is not None:
+                state.remove(self.args.data_dir, os.getpid())
+            # A closed socket under a running serve_forever would spin its thread: stop the
+            # loop first.
+            for server in self.serving:
+                server.shutdown()
+            for server in self.servers:
+                server.server_close()
+            # The event sources finish what they hold before the functions and queues go.
+            for thread in self.threads:
+                thread.join(timeout=10)
+            if self.runtime is not None:
+                self.runtime.shutdown()
+            if self.graph is not None:
+                self.graph.stop()
+            if self.aws is not None:
+                self.aws.stop()
+        finally:
+            # Even when a second Ctrl-C cuts the rest short: PostgreSQL runs in a process
+            # of its own and would outlive this one.
+            if self.pg is not None:
+                self.pg.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,15 +310,19 @@ def main(argv: list[str] | None = None) -> int:
     except StartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # Whatever happens from here on (a start failure, Ctrl-C or SIGTERM while starting or
+    # serving), what has started is stopped in order.
     try:
-        stack.start()
-    except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear line
-        print(f"error: local stack failed to start: {type(exc).__name__}: {exc}", file=sys.stderr)
-        stack.shutdown()
-        return 1
-    stack.record()
-    stack.banner()
-    try:
+        try:
+            stack.start()
+            stack.record()
+            stack.banner()
+        except Exception as exc:  # noqa: BLE001 - any start failure becomes one clear line
+            print(
+                f"error: local stack failed to start: {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
         stack.serve()
     except KeyboardInterrupt:
         print("stopping...", flush=True)
