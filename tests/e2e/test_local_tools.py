@@ -172,9 +172,10 @@ def test_redrive_says_in_one_line_that_it_copies_and_prints_no_traceback(stack: 
     for text in (done.stdout + done.stderr, probing.stdout + probing.stderr, stack.text()):
         assert "Traceback" not in text
         assert "NotImplementedError" not in text
-    # The stack says what moto did in one line: the one probing redrive asked once
+    # The stack says what moto did, one line per request: the one probing redrive asked, and
+    # botocore retried moto's 500 answer (at most 3 attempts in all)
     notes = [line for line in stack.output if "ListMessageMoveTasks is not implemented" in line]
-    assert len(notes) == 1, notes
+    assert 1 <= len(notes) <= 3, notes
     assert not [line for line in stack.output if "Error on request" in line]
 
 
