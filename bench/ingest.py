@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from bench.environment import log_level, scoped_environment
 from nexus import db
@@ -31,12 +32,20 @@ from nexus_local.fake_graph import FakeGraph, FakePage, make_posts
 LATENCY = 0.05
 SNAPSHOT = datetime.now(UTC).date()
 
-_ROW_UPSERT = (
-    "INSERT INTO analytics_daily_metrics AS t (organization_id, integration_id, content_id, date,"
-    f" {', '.join(METRICS)}) VALUES (%s, %s, %s, %s, {', '.join(['%s'] * len(METRICS))})"
+_NAMES = [sql.Identifier(m) for m in METRICS]
+# The seed's way, one row per statement: composed like the repository's, never an f-string.
+_ROW_UPSERT = sql.SQL(
+    "INSERT INTO analytics_daily_metrics AS t (organization_id, integration_id, content_id,"
+    " date, {columns}) VALUES (%s, %s, %s, %s, {values})"
     " ON CONFLICT (organization_id, integration_id, content_id, date) WHERE deleted_at IS NULL"
-    " DO UPDATE SET " + ", ".join(f"{m} = COALESCE(EXCLUDED.{m}, t.{m})" for m in METRICS)
-)
+    " DO UPDATE SET {coalesce}"
+).format(
+    columns=sql.SQL(", ").join(_NAMES),
+    values=sql.SQL(", ").join(sql.Placeholder() for _ in METRICS),
+    coalesce=sql.SQL(", ").join(
+        sql.SQL("{m} = COALESCE(EXCLUDED.{m}, t.{m})").format(m=m) for m in _NAMES
+    ),
+).as_bytes()  # rendered once, so the per-row loop is not charged for composing it
 
 
 _CONTENT_UPSERT = (
