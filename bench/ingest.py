@@ -34,18 +34,22 @@ SNAPSHOT = datetime.now(UTC).date()
 
 _NAMES = [sql.Identifier(m) for m in METRICS]
 # The seed's way, one row per statement: composed like the repository's, never an f-string.
-_ROW_UPSERT = sql.SQL(
-    "INSERT INTO analytics_daily_metrics AS t (organization_id, integration_id, content_id,"
-    " date, {columns}) VALUES (%s, %s, %s, %s, {values})"
-    " ON CONFLICT (organization_id, integration_id, content_id, date) WHERE deleted_at IS NULL"
-    " DO UPDATE SET {coalesce}"
-).format(
-    columns=sql.SQL(", ").join(_NAMES),
-    values=sql.SQL(", ").join(sql.Placeholder() for _ in METRICS),
-    coalesce=sql.SQL(", ").join(
-        sql.SQL("{m} = COALESCE(EXCLUDED.{m}, t.{m})").format(m=m) for m in _NAMES
-    ),
-).as_bytes()  # rendered once, so the per-row loop is not charged for composing it
+_ROW_UPSERT = (
+    sql.SQL(
+        "INSERT INTO analytics_daily_metrics AS t (organization_id, integration_id, content_id,"
+        " date, {columns}) VALUES (%s, %s, %s, %s, {values})"
+        " ON CONFLICT (organization_id, integration_id, content_id, date) WHERE deleted_at IS NULL"
+        " DO UPDATE SET {coalesce}"
+    )
+    .format(
+        columns=sql.SQL(", ").join(_NAMES),
+        values=sql.SQL(", ").join(sql.Placeholder() for _ in METRICS),
+        coalesce=sql.SQL(", ").join(
+            sql.SQL("{m} = COALESCE(EXCLUDED.{m}, t.{m})").format(m=m) for m in _NAMES
+        ),
+    )
+    .as_bytes()
+)  # rendered once, so the per-row loop is not charged for composing it
 
 
 _CONTENT_UPSERT = (
