@@ -31,4 +31,5 @@ def me(who: Caller) -> UserOut:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(app, event, context)
+    # Answers carry access tokens: no cache may keep them.
+    return handle(app, event, context, no_store=True)

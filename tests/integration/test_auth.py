@@ -180,3 +180,20 @@ class TestMe:
         token = register(api).json()["access_token"]
         conn.execute("DELETE FROM users")
         assert_problem(api.get("/auth/me", token=token), 404)
+
+
+def test_token_answers_are_never_cached(api: Api) -> None:
+    """Contract §6: responses that carry tokens (/auth/*) have Cache-Control: no-store."""
+    body = {"email": "cache@example.com", "password": "correct horse battery"}
+    registered = api.post("/auth/register", json_body=body)
+    logged_in = api.post("/auth/login", json_body=body)
+    refused = api.post("/auth/login", json_body={**body, "password": "wrong password here"})
+    me = api.get("/auth/me", token=logged_in.json()["access_token"])
+    assert [r.status for r in (registered, logged_in, refused, me)] == [201, 200, 401, 200]
+    assert all(
+        r.header("cache-control") == "no-store" for r in (registered, logged_in, refused, me)
+    )
+    # Other functions' answers carry no such header
+    assert (
+        api.get("/products", token=logged_in.json()["access_token"]).header("cache-control") is None
+    )

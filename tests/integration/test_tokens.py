@@ -64,6 +64,11 @@ FORGED: dict[str, Callable[[], str]] = {
         claims(exp=int(time.time()) + 7200), KEY, algorithm="HS256"
     ),
     "tampered payload": tampered,
+    # Validly signed, but a claim a function would trust has the wrong shape (contract §6)
+    "sub not a uuid": lambda: jwt.encode(claims(sub="admin"), KEY, algorithm="HS256"),
+    "org not a uuid": lambda: jwt.encode(claims(org="1; DROP TABLE"), KEY, algorithm="HS256"),
+    "sub a number": lambda: jwt.encode(claims(sub=12345), KEY, algorithm="HS256"),
+    "org with NUL": lambda: jwt.encode(claims(org="2222\x00"), KEY, algorithm="HS256"),
     "garbage": lambda: "not-a-jwt",
 }
 
@@ -82,17 +87,24 @@ def test_wrong_scheme_is_forbidden(api: Api, header: str) -> None:
 
 
 def test_authorizer_passes_identity_in_its_context() -> None:
-    token, _ = tokens.issue("user-1", "org-1")
+    token, _ = tokens.issue(
+        "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+    )
     event = {"version": "2.0", "type": "REQUEST", "identitySource": [f"Bearer {token}"]}
     result = authorizer.lambda_handler(event, lambda_context())
     assert result == {
         "isAuthorized": True,
-        "context": {"user_id": "user-1", "organization_id": "org-1"},
+        "context": {
+            "user_id": "11111111-1111-1111-1111-111111111111",
+            "organization_id": "22222222-2222-2222-2222-222222222222",
+        },
     }
 
 
 def test_authorizer_accepts_any_case_of_the_scheme() -> None:
-    token, _ = tokens.issue("user-1", "org-1")
+    token, _ = tokens.issue(
+        "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+    )
     event = {"identitySource": [f"bEaReR {token}"]}
     assert authorizer.lambda_handler(event, lambda_context())["isAuthorized"] is True
 
@@ -102,7 +114,9 @@ def test_authorizer_denies_when_no_signing_key_is_configured(
 ) -> None:
     from nexus.settings import get_settings
 
-    token, _ = tokens.issue("user-1", "org-1")
+    token, _ = tokens.issue(
+        "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+    )
     monkeypatch.delenv("JWT_SECRET")
     get_settings.cache_clear()
     assert authorizer.lambda_handler({"identitySource": [f"Bearer {token}"]}, lambda_context()) == {
@@ -129,7 +143,9 @@ def test_signing_key_comes_from_secrets_manager_when_only_an_arn_is_set(
         monkeypatch.setenv("JWT_SECRET_ARN", arn)
         get_settings.cache_clear()
         # When a token is issued
-        token, _ = tokens.issue("user-1", "org-1")
+        token, _ = tokens.issue(
+            "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+        )
     # Then it is signed with that secret
     decoded = jwt.decode(
         token,
@@ -137,4 +153,12 @@ def test_signing_key_comes_from_secrets_manager_when_only_an_arn_is_set(
         algorithms=["HS256"],
         audience="nexus-sales-api",
     )
-    assert decoded["sub"] == "user-1"
+    assert decoded["sub"] == "11111111-1111-1111-1111-111111111111"
+
+
+def test_a_fractional_issued_at_is_a_valid_numeric_date_not_a_crash(api: Api) -> None:
+    """JWT NumericDates may be fractional: such a token is judged (here: its user does not
+    exist), never an authorizer crash."""
+    token = jwt.encode(claims(iat=time.time() - 0.5), KEY, algorithm="HS256")
+    reply = api.get("/auth/me", token=token)
+    assert reply.status == 404, reply.text

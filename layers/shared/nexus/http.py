@@ -157,20 +157,30 @@ def _no_content(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle(
-    app: APIGatewayHttpResolver, event: dict[str, Any], context: LambdaContext
+    app: APIGatewayHttpResolver,
+    event: dict[str, Any],
+    context: LambdaContext,
+    *,
+    no_store: bool = False,
 ) -> dict[str, Any]:
+    """Guard, route and answer; ``no_store`` marks every answer ``Cache-Control: no-store``
+    (the functions whose answers carry tokens)."""
     rejection = _guard(event)
     if rejection is not None:
         response = problem_from(rejection)
         headers = dict(response.headers)
         headers["Content-Type"] = PROBLEM_JSON
-        return {
+        result: dict[str, Any] = {
             "statusCode": response.status_code,
             "headers": headers,
             "body": response.body,
             "isBase64Encoded": False,
         }
-    return _no_content(app.resolve(event, context))
+    else:
+        result = _no_content(app.resolve(event, context))
+    if no_store:
+        result["headers"] = {**(result.get("headers") or {}), "Cache-Control": "no-store"}
+    return result
 
 
 def caller(request: Request) -> Identity:

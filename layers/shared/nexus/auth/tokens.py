@@ -62,9 +62,30 @@ def verify(token: str) -> Claims:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
-    sub, org, exp = claims.get("sub"), claims.get("org"), claims.get("exp")
-    if not isinstance(sub, str) or not isinstance(org, str) or not sub or not org:
+    # Validly signed is not enough: every claim a function will trust must have its shape.
+    user_id, organization_id = _uuid(claims.get("sub")), _uuid(claims.get("org"))
+    if user_id is None or organization_id is None:
         raise InvalidToken("bad subject")
-    if int(str(exp)) - int(str(claims["iat"])) > settings.jwt_ttl_seconds:
+    exp, iat = _numeric(claims.get("exp")), _numeric(claims.get("iat"))
+    if exp is None or iat is None:
+        raise InvalidToken("bad times")
+    if exp - iat > settings.jwt_ttl_seconds:
         raise InvalidToken("lifetime too long")
-    return Claims(user_id=sub, organization_id=org, expires_at=int(str(exp)))
+    return Claims(user_id=user_id, organization_id=organization_id, expires_at=int(exp))
+
+
+def _numeric(value: object) -> float | None:
+    """A JWT NumericDate (seconds, possibly fractional), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _uuid(value: object) -> str | None:
+    """The canonical UUID string, or None for anything else (ids are UUIDs everywhere)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
