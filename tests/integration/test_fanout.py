@@ -4,6 +4,7 @@ re-sending only failed entries."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 from nexus.ingest import fanout, queue
 from nexus.ingest.job import IngestJob
 from tests.support.queues import Queues, fire_schedule
+
+ORG = str(uuid.uuid4())
 
 
 def seed_integrations(conn: Any, count: int, *, inactive: int = 0) -> None:
@@ -81,7 +84,7 @@ class FlakySqs:
 
 def _jobs(n: int) -> list[IngestJob]:
     return [
-        IngestJob(integration_id=f"i{i}", organization_id="o", snapshot_date=date(2026, 11, 21))
+        IngestJob(integration_id=str(uuid.uuid4()), organization_id=ORG, snapshot_date=date.today())
         for i in range(n)
     ]
 

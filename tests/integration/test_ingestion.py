@@ -325,3 +325,48 @@ def test_posts_outside_the_window_are_not_ingested(
     assert len(metrics(api, seller)) < 5 or all(
         (now - p.created_time).days < 28 for p in page.posts
     )
+
+
+class TestInvalidMessages:
+    """Contract §6: a message that can never succeed is in the dead-letter queue after exactly
+    one receive, error_class=permanent, error_code=invalid_message, and writes no run."""
+
+    def _bodies(self, api: Api, graph: FakeGraph) -> dict[str, str]:
+        other = api.seller("other@example.com")
+        theirs = connect(api, other, graph.pages["222"])
+        today = datetime.now(UTC).date().isoformat()
+
+        def job(**fields: Any) -> str:
+            body = {
+                "schema_version": 1,
+                "integration_id": theirs["id"],
+                "organization_id": "00000000-0000-4000-8000-000000000000",
+                "snapshot_date": today,
+            }
+            return json.dumps({**body, **fields})
+
+        return {
+            "not a uuid": job(integration_id="not-a-uuid"),
+            "nul": job(integration_id="1234\u0000"),
+            "far future": job(snapshot_date="9999-12-31"),
+            "year one": job(snapshot_date="0001-01-01"),
+            "another organization's integration": job(),
+        }
+
+    def test_each_is_dead_lettered_at_its_first_receive(
+        self, api: Api, queues: Queues, graph: FakeGraph, conn: Any
+    ) -> None:
+        bodies = self._bodies(api, graph)
+        for body in bodies.values():
+            queues.sqs.send_message(QueueUrl=queues.url, MessageBody=body)
+        messages, result = queues.deliver()
+        assert len(messages) == len(bodies) and result["batchItemFailures"] == []
+        assert queues.depth() == 0
+        parked = queues.receive(queues.dlq_url)
+        assert sorted(m["Body"] for m in parked) == sorted(bodies.values())
+        for m in parked:
+            attributes = m["MessageAttributes"]
+            assert attributes["error_class"]["StringValue"] == "permanent"
+            assert attributes["error_code"]["StringValue"] == "invalid_message"
+            assert m["Attributes"]["ApproximateReceiveCount"] == "1"
+        assert conn.execute("SELECT count(*) FROM ingestion_runs").fetchone() == (0,)

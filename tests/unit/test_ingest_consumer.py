@@ -100,13 +100,19 @@ def test_a_job_for_an_integration_no_longer_active_is_skipped(
     assert repo.snapshots == [] and repo.failures == []
 
 
-def test_a_job_for_an_integration_that_is_gone_is_skipped(
+def test_a_job_for_no_integration_of_its_organization_is_dead_lettered_at_once(
     job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
 ) -> None:
+    """Contract §6: an organization that does not own the integration → the dead-letter
+    queue at the first receive, error_code=invalid_message, no run written."""
     repo.targets.clear()
     graph = GraphScript()
-    assert _process(job, repo, graph, sqs).status == "skipped"
+    assert _process(job, repo, graph, sqs).status == "dead-lettered"
     assert graph.clients == []
+    assert repo.snapshots == [] and repo.failures == []
+    assert [m["MessageAttributes"]["error_code"]["StringValue"] for m in sqs.messages] == [
+        "invalid_message"
+    ]
 
 
 # -- stored --------------------------------------------------------------------------------

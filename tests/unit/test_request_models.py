@@ -297,3 +297,48 @@ def test_from_pydantic_on_a_real_validation_error() -> None:
         ProductPatch.model_validate({"price": "10", "nope": 1})
     problem = ValidationFailed.from_pydantic(caught.value.errors(), prefix=("body",))
     assert sorted(map(str, _locs(problem))) == ["['body', 'nope']", "['body', 'price']"]
+
+
+# -- ingest messages (contract §6: can never succeed → dead-letter at first receive) --------
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"integration_id": "not-a-uuid"},
+        {"organization_id": "1234\u0000"},
+        {"snapshot_date": "9999-12-31"},
+        {"snapshot_date": "0001-01-01"},
+        {"snapshot_date": (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)).isoformat()},
+        {"snapshot_date": (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=401)).isoformat()},
+        {"schema_version": 2},
+    ],
+    ids=[
+        "integration",
+        "organization-nul",
+        "far-future",
+        "year-1",
+        "30-days-ahead",
+        "too-old",
+        "v2",
+    ],
+)
+def test_an_ingest_job_that_can_never_succeed_is_invalid(change: dict[str, Any]) -> None:
+    from nexus.ingest.job import IngestJob
+
+    body = {
+        "schema_version": 1,
+        "integration_id": new_id(),
+        "organization_id": new_id(),
+        "snapshot_date": dt.datetime.now(dt.UTC).date().isoformat(),
+        **change,
+    }
+    with pytest.raises(ValidationError):
+        IngestJob.model_validate_json(json.dumps(body))
+
+
+def test_an_ingest_job_within_its_window_is_valid() -> None:
+    from nexus.ingest.job import IngestJob
+
+    for days in (-400, 0, 1):
+        when = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=days)
+        job = IngestJob(integration_id=new_id(), organization_id=new_id(), snapshot_date=when)
+        assert IngestJob.model_validate_json(job.body()) == job

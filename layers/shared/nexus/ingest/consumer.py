@@ -85,7 +85,12 @@ def process(
     repo: IngestRepository = REPOSITORY,
 ) -> Outcome:
     target = repo.target(integration_id=job.integration_id, organization_id=job.organization_id)
-    if target is None or target.deleted or target.status != "active":
+    if target is None:
+        # No such integration in that organization: the message can never succeed.
+        logger.error("ingest job for no integration of its organization dead-lettered")
+        queue.send_to_dlq(body, error_class="permanent", error_code="invalid_message", sqs=sqs)
+        return Outcome(status="dead-lettered")
+    if target.deleted or target.status != "active":
         # Deleted, disabled or awaiting a new token since the job was queued: nothing to do.
         logger.info("job skipped", extra={"integration_id": job.integration_id})
         return Outcome(status="skipped")
