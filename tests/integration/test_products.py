@@ -154,3 +154,21 @@ class TestPagination:
     def test_bogus_cursor_is_422(self, api: Api, token: str, cursor: str) -> None:
         body = assert_problem(api.get(f"/products?cursor={cursor}", token=token), 422)
         assert body["errors"][0]["loc"] == ["query", "cursor"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["APPLICATION/JSON", "Application/Json; charset=UTF-8", "application/merge-patch+json"],
+)
+def test_json_media_types_compare_case_insensitively(
+    api: Api, token: str, content_type: str
+) -> None:
+    """Contract §6: `APPLICATION/JSON; charset=UTF-8` is JSON."""
+    reply = api.post(
+        "/products",
+        body='{"name": "Case", "price": 100}',
+        headers={"Content-Type": content_type},
+        token=token,
+    )
+    assert reply.status == 201, reply.text
+    assert reply.json()["name"] == "Case"

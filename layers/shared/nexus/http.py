@@ -137,6 +137,12 @@ def _guard(event: dict[str, Any]) -> NexusError | None:
     content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         return BadRequest("Content-Type must be application/json.")
+    # Media types compare case-insensitively (contract §6); the resolver's own check does
+    # not, so it is handed the canonical form.
+    event["headers"] = {
+        **{k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"},
+        "content-type": "application/json",
+    }
     if event.get("isBase64Encoded"):
         try:
             decoded = base64.b64decode(body, validate=True).decode("utf-8")
