@@ -245,3 +245,21 @@ def test_invoke_api_reports_unknown_functions_and_function_errors(stack: Stack) 
     req = urllib.request.Request(url, data=b'{"Records": [{"bad": 1}]}', method="POST")
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.headers["X-Amz-Function-Error"] == "Unhandled"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "BREW"])
+def test_a_method_no_route_has_is_api_gateways_404_not_html(stack: Stack, method: str) -> None:
+    """Contract §6: e.g. TRACE → 404 {"message": "Not Found"}, never HTML."""
+    import http.client
+
+    host, port = stack.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request(method, "/products")
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    assert response.status == 404
+    assert response.getheader("Content-Type", "").startswith("application/json")
+    assert json.loads(body) == {"message": "Not Found"}

@@ -31,53 +31,64 @@ def docs_response(path: str) -> HttpResponse | None:
     return None
 
 
+class _ApiHandler(BaseHTTPRequestHandler):
+    gateway: Gateway  # set by make_api_server
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without this, Nagle's algorithm and
+    # delayed ACKs add ~40 ms to every keep-alive request.
+    disable_nagle_algorithm = True
+    server_version = "nexus-local"
+
+    def _serve(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        docs = docs_response(split.path) if self.command == "GET" else None
+        if docs is not None:
+            response = docs
+        elif length > MAX_PAYLOAD:
+            response = gateway_answer(413, "Request Entity Too Large")
+            self.close_connection = True
+        else:
+            body = self.rfile.read(length) if length > 0 else b""
+            headers: dict[str, str] = {}
+            for key, value in self.headers.items():
+                k = key.lower()
+                headers[k] = f"{headers[k]},{value}" if k in headers else value
+            request = HttpRequest(
+                method=self.command.upper(),
+                path=split.path or "/",
+                query=split.query,
+                headers=headers,
+                body=body,
+                source_ip=self.client_address[0],
+            )
+            response = self.gateway.handle(request)
+        self.send_response(response.status)
+        for key, value in response.headers.items():
+            if key.lower() not in ("content-length", "connection"):
+                self.send_header(key, value)
+        for cookie in response.cookies:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+    def __getattr__(self, name: str) -> object:
+        # Any other method (TRACE, PROPFIND, made-up ones) goes to the gateway too, which
+        # answers as API Gateway does (no route: 404 JSON), not http.server's 501 HTML.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+
 def make_api_server(host: str, port: int, gateway: Gateway) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out as separate writes: without this, Nagle's algorithm and
-        # delayed ACKs add ~40 ms to every keep-alive request.
-        disable_nagle_algorithm = True
-        server_version = "nexus-local"
-
-        def _serve(self) -> None:
-            split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            docs = docs_response(split.path) if self.command == "GET" else None
-            if docs is not None:
-                response = docs
-            elif length > MAX_PAYLOAD:
-                response = gateway_answer(413, "Request Entity Too Large")
-                self.close_connection = True
-            else:
-                body = self.rfile.read(length) if length > 0 else b""
-                headers: dict[str, str] = {}
-                for key, value in self.headers.items():
-                    k = key.lower()
-                    headers[k] = f"{headers[k]},{value}" if k in headers else value
-                request = HttpRequest(
-                    method=self.command.upper(),
-                    path=split.path or "/",
-                    query=split.query,
-                    headers=headers,
-                    body=body,
-                    source_ip=self.client_address[0],
-                )
-                response = gateway.handle(request)
-            self.send_response(response.status)
-            for key, value in response.headers.items():
-                if key.lower() not in ("content-length", "connection"):
-                    self.send_header(key, value)
-            for cookie in response.cookies:
-                self.send_header("Set-Cookie", cookie)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
-
-        def log_message(self, format: str, *args: object) -> None:
-            log.info("%s %s", self.address_string(), format % args)
-
+    handler = type("Handler", (_ApiHandler,), {"gateway": gateway})
     ThreadingHTTPServer.daemon_threads = True
-    return ThreadingHTTPServer((host, port), Handler)
+    return ThreadingHTTPServer((host, port), handler)
