@@ -5,10 +5,7 @@ sockets close."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +16,7 @@ import pytest
 
 import tests.support.stack as stack_support
 from nexus_local import __main__ as local
-from tests.support.api import ROOT, TEST_SECRETS
-from tests.support.stack import free_port, start_stack
+from tests.support.stack import free_port, spawn_stack, stack_env, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -186,30 +182,8 @@ def test_shutdown_stops_serving_servers_and_closes_idle_ones(tmp_path: Path) -> 
 
 def test_ctrl_c_while_the_real_stack_starts_stops_its_postgresql(tmp_path: Path) -> None:
     # Given the stack starting on its own embedded PostgreSQL
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "BCRYPT_ROUNDS", *TEST_SECRETS}
-    }
-    env.update(
-        {
-            "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'tools'}",
-            "NEXUS_LOCAL_DIR": str(tmp_path),
-            "PORT": str(free_port()),
-            "LAMBDA_PORT": str(free_port()),
-            "SQS_PORT": str(free_port()),
-            "GRAPH_SANDBOX_PORT": str(free_port()),
-        }
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nexus_local", "--no-schedule"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    env = stack_env(tmp_path, free_port(), {})
+    proc = spawn_stack(env)
     try:
         pid_file = tmp_path / "pgdata" / "postmaster.pid"
         deadline = time.monotonic() + 60

@@ -149,12 +149,9 @@ def _drain(
         settled.set()
 
 
-def start_stack(
-    data_dir: Path, port: int, extra_env: dict[str, str], args: Sequence[str] = ()
-) -> Stack:
-    """The `make local` server on free ports (the schedule off: tests fire it); ``args`` are
-    more command-line options (``--seed-demo``)."""
-    # Only what the caller passes: no database URL or secrets leak in from the test session.
+def stack_env(data_dir: Path, port: int, extra_env: dict[str, str]) -> dict[str, str]:
+    """The environment of `make local` on free ports with its data in ``data_dir``: only what
+    the caller passes, so no database URL or secrets leak in from the test session."""
     dropped = {"DATABASE_URL", "BCRYPT_ROUNDS", *TEST_SECRETS}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
@@ -168,7 +165,13 @@ def start_stack(
             **extra_env,
         }
     )
-    proc = subprocess.Popen(
+    return env
+
+
+def spawn_stack(env: dict[str, str], args: Sequence[str] = ()) -> subprocess.Popen[str]:
+    """`python -m nexus_local --no-schedule` (tests fire the schedule) in a session of its
+    own, so a stop can signal the whole process group."""
+    return subprocess.Popen(
         [sys.executable, "-m", "nexus_local", "--no-schedule", *args],
         cwd=ROOT,
         env=env,
@@ -177,6 +180,15 @@ def start_stack(
         text=True,
         start_new_session=True,
     )
+
+
+def start_stack(
+    data_dir: Path, port: int, extra_env: dict[str, str], args: Sequence[str] = ()
+) -> Stack:
+    """The `make local` server on free ports; ``args`` are more command-line options
+    (``--seed-demo``)."""
+    env = stack_env(data_dir, port, extra_env)
+    proc = spawn_stack(env, args)
     output: list[str] = []
     ready, settled = threading.Event(), threading.Event()
     reader = threading.Thread(target=_drain, args=(proc, output, ready, settled), daemon=True)
