@@ -13,6 +13,7 @@ from pydantic import BaseModel, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from nexus.errors import NotFound
+from nexus.identity import parse_id
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -76,14 +77,6 @@ def require_id(value: str, not_found: str) -> str:
     if parsed is None:
         raise NotFound(not_found)
     return parsed
-
-
-def parse_id(value: str) -> str | None:
-    """A path id as the canonical UUID string, or None when it cannot be one of ours."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError):
-        return None
 
 
 class Keyed(Protocol):

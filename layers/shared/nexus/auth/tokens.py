@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from nexus.identity import parse_id
 from nexus.secrets import resolve_secret
 from nexus.settings import Settings, get_settings
 
@@ -63,7 +64,7 @@ def verify(token: str) -> Claims:
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
     # Validly signed is not enough: every claim a function will trust must have its shape.
-    user_id, organization_id = _uuid(claims.get("sub")), _uuid(claims.get("org"))
+    user_id, organization_id = parse_id(claims.get("sub")), parse_id(claims.get("org"))
     if user_id is None or organization_id is None:
         raise InvalidToken("bad subject")
     exp, iat = _numeric(claims.get("exp")), _numeric(claims.get("iat"))
@@ -79,13 +80,3 @@ def _numeric(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
-
-
-def _uuid(value: object) -> str | None:
-    """The canonical UUID string, or None for anything else (ids are UUIDs everywhere)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None

@@ -8,17 +8,21 @@ date outside [today - 400 days, today + 1], an unknown schema version.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from nexus.identity import parse_id
+
 OLDEST_DAYS = 400
 
 
 def _uuid(value: str) -> str:
-    return str(uuid.UUID(value))  # ValueError (a validation error) for anything else
+    parsed = parse_id(value)
+    if parsed is None:
+        raise ValueError("must be a UUID")
+    return parsed
 
 
 def _in_window(value: date) -> date:

@@ -14,6 +14,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from nexus.identity import parse_id
 from nexus.models.common import (
     AccessToken,
     ApiModel,
@@ -23,7 +24,6 @@ from nexus.models.common import (
     not_null,
     plain_text,
 )
-from nexus.pagination import parse_id
 
 ExternalId = Annotated[
     str,
