@@ -20,7 +20,7 @@ from nexus.integrations.models import (
     RunList,
     SyncIn,
 )
-from nexus.models.common import parse
+from nexus.models.common import Text, parse
 from nexus.observability import logger
 
 app = create_app()
@@ -76,7 +76,7 @@ def sync_integration(integration_id: str, who: Caller, body: SyncIn | None = Non
 def analytics_metrics(
     who: Caller,
     integration_id: IdQuery = None,
-    content_id: Annotated[str | None, Query(max_length=255)] = None,
+    content_id: Annotated[Text | None, Query(max_length=255)] = None,
     from_: FromQuery = None,
     to: ToQuery = None,
 ) -> MetricList:

@@ -154,3 +154,11 @@ def test_default_range_near_the_first_representable_day_does_not_overflow(
 ) -> None:
     reply = api.get(f"/analytics/{route}?to=0001-01-05", token=seller)
     assert (reply.status, reply.json()) == (200, {"items": []})
+
+
+def test_a_content_id_with_a_nul_is_a_422_not_a_server_error(api: Api) -> None:
+    """PostgreSQL text cannot hold NUL: refused as invalid input before any SQL."""
+    token = api.seller("nul@example.com")
+    reply = api.get("/analytics/metrics?content_id=%00", token=token)
+    body = assert_problem(reply, 422)
+    assert body["errors"][0]["loc"] == ["query", "content_id"]
