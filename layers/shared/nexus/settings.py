@@ -8,7 +8,7 @@ Secrets Manager through the ``*_SECRET_ARN`` variables (see :mod:`nexus.secrets`
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+import threading
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +41,11 @@ class Settings(BaseModel):
     # Production stores cost >= 12; the floor of 4 exists so the test suite stays fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     login_max_failures: int = Field(default=5, ge=1)
+    # Failed logins counted per client IP (across accounts) in the same window.
+    login_ip_limit: int = Field(default=20, ge=1)
+    # The secret header CloudFront adds to origin requests: only then is the viewer address
+    # it forwards (CloudFront-Viewer-Address) trusted as the client IP.
+    origin_verify_secret: str | None = None
     login_window_seconds: int = Field(default=900, ge=60)
 
     # Payment provider webhooks
@@ -75,6 +80,22 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     return Settings.model_validate(values)
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()
+class _SettingsCache(threading.local):
+    """One parsed Settings per thread: a Lambda execution environment has one thread, and
+    each environment the local stack emulates on a thread reads its own function's
+    environment. ``cache_clear`` (tests, the local tools) makes every thread parse again."""
+
+    generation = 0  # class-level: shared by every thread
+    settings: Settings | None = None
+    seen = -1
+
+    def __call__(self) -> Settings:
+        if self.settings is None or self.seen != _SettingsCache.generation:
+            self.settings, self.seen = load_settings(), _SettingsCache.generation
+        return self.settings
+
+    def cache_clear(self) -> None:
+        _SettingsCache.generation += 1
+
+
+get_settings = _SettingsCache()
