@@ -28,6 +28,7 @@ from aws_lambda_powertools.event_handler.request import Request
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from nexus import strict_json
 from nexus.errors import (
     BadRequest,
     NexusError,
@@ -96,7 +97,9 @@ def problem_from(exc: NexusError) -> Response[str]:
 
 
 def create_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    # Bodies are parsed (when a route's model asks for one, so after a webhook's signature
+    # check) by the one JSON loader, with its depth, duplicate-key and number limits.
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json.loads)
 
     @app.exception_handler(NexusError)
     def _domain(exc: NexusError) -> Response[str]:

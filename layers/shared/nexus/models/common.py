@@ -16,7 +16,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from nexus.errors import ValidationFailed
+from nexus import strict_json
+from nexus.errors import BadRequest, ValidationFailed
 
 # Pragmatic address check: one @, no spaces or control characters, a dotted domain.
 _EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
@@ -113,9 +114,14 @@ def parse[M: BaseModel](
 ) -> M:
     """Validate what the framework could not validate for us (a raw body read for its
     signature, query parameters checked together); errors become a 400/422 problem."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("The request body is not UTF-8 JSON.") from None
+    if isinstance(data, str):
+        data = strict_json.loads(data)  # the one JSON loader, limits included
     try:
-        if isinstance(data, bytes | str):
-            return model.model_validate_json(data)
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed.from_pydantic(exc.errors(), prefix=loc, detail=detail) from exc
