@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from nexus import aws
 from nexus.settings import get_settings
 from nexus_local.fake_graph import FakeGraph, FakePage, make_posts
 from tests.support.queues import Queues
@@ -23,11 +24,13 @@ def queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queues]:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
+        aws.cache_clear()  # the layer's cached clients are made again, inside this mock
         q = Queues()
         monkeypatch.setenv("INGEST_QUEUE_URL", q.url)
         monkeypatch.setenv("INGEST_DLQ_URL", q.dlq_url)
         get_settings.cache_clear()
         yield q
+    aws.cache_clear()
 
 
 @pytest.fixture

@@ -26,27 +26,33 @@ from typing import Any
 
 from nexus_local import state
 
+# A synchronous invoke waits for the function: the fan-out's Timeout (300 s) and a little.
+INVOKE_READ_TIMEOUT = 310.0
+
 
 def _client(service: str, args: argparse.Namespace) -> Any:
-    import boto3
+    """A boto3 client with the layer's timeouts and bounded retries (nexus.aws)."""
+    from nexus import aws
 
+    read_timeout = INVOKE_READ_TIMEOUT if service == "lambda" else None
     if args.local:
         local = state.locate()
         endpoint = local.lambda_url if service == "lambda" else local.sqs_url
-        return boto3.client(
+        return aws.client(
             service,
+            read_timeout=read_timeout,
             endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - the local stack's dummy key
         )
-    return boto3.client(service)
+    return aws.client(service, read_timeout=read_timeout)
 
 
 def _stack(args: argparse.Namespace) -> dict[str, str]:
-    import boto3
+    from nexus import aws
 
-    cfn = boto3.client("cloudformation")
+    cfn = aws.client("cloudformation")
     outputs = cfn.describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]
     found = {o["OutputKey"]: o["OutputValue"] for o in outputs}
     resources = cfn.describe_stack_resource(

@@ -66,6 +66,16 @@ class Settings(BaseModel):
     ingest_window_days: int = Field(default=28, ge=1, le=93)
     ingest_queue_url: str | None = None
     ingest_dlq_url: str | None = None
+    # Time budgets (contract §6): kept back from the invocation's remaining time for
+    # recording outcomes and giving messages back; the least time a job needs to be started;
+    # how soon a message given back is visible again.
+    ingest_deadline_margin_seconds: float = Field(default=5.0, ge=0, le=60)
+    ingest_job_budget_seconds: float = Field(default=15.0, ge=0, le=900)
+    ingest_requeue_delay_seconds: int = Field(default=2, ge=0, le=900)
+    # Every boto3 client of the layer (SQS, Secrets Manager): timeouts and total attempts.
+    aws_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    aws_read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    aws_max_attempts: int = Field(default=3, ge=1, le=10)
 
     # Bodies above this are refused with 413 before any parsing.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

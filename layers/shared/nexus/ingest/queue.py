@@ -1,7 +1,6 @@
-"""The SQS adapter: the only module that talks to the queues (boto3, imported on use).
-
-``AWS_ENDPOINT_URL`` is honoured by boto3 itself, so the local stack's SQS endpoint or moto
-stand in for AWS without code changes.
+"""The SQS adapter: the only module of the layer that talks to the queues, through the
+client :mod:`nexus.aws` makes (timeouts, bounded retries, ``AWS_ENDPOINT_URL`` honoured by
+boto3 itself, so the local stack's SQS endpoint or moto stand in for AWS).
 """
 
 from __future__ import annotations
@@ -9,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from nexus import aws
 from nexus.errors import ServiceUnavailable
 from nexus.ingest.job import IngestJob
 from nexus.observability import logger
@@ -26,9 +26,7 @@ class QueueError(Exception):
 
 
 def client() -> Any:
-    import boto3
-
-    return boto3.client("sqs")
+    return aws.client("sqs")
 
 
 def queue_url() -> str:
@@ -79,7 +77,9 @@ def send_to_dlq(
 
 
 def hold(receipt_handle: str, seconds: int, *, sqs: Any = None, url: str | None = None) -> None:
-    """Keep a throttled message invisible until the quota is back (SQS caps this at 12 h)."""
+    """Keep a received message invisible for ``seconds`` from now (SQS caps this at 12 h):
+    a throttled job until the quota is back; a job given back for lack of time only for a
+    moment (0 makes it visible at once), so another invocation picks it up soon."""
     sqs = sqs or client()
     sqs.change_message_visibility(
         QueueUrl=url or queue_url(),
