@@ -13,13 +13,12 @@ from nexus.checkout.models import (
     CheckoutIn,
     Order,
     OrderPage,
-    OrderStatus,
+    OrderQuery,
     PaymentEvent,
     WebhookResult,
 )
 from nexus.http import Caller, create_app, handle, responses
 from nexus.observability import logger
-from nexus.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorParam
 from nexus.products import service as products
 from nexus.products.models import StoreProductOut
 
@@ -67,13 +66,8 @@ def payment_webhook(
 
 
 @app.get("/orders", responses=responses(200, errors=(422, 503)))
-def seller_orders(
-    who: Caller,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[CursorParam | None, Query()] = None,
-    status: Annotated[OrderStatus | None, Query()] = None,
-) -> OrderPage:
-    return service.seller_orders(who, status, limit, cursor)
+def seller_orders(who: Caller, query: Annotated[OrderQuery, Query()]) -> OrderPage:
+    return service.seller_orders(who, query.status, query.limit, query.cursor)
 
 
 @app.get("/orders/<order_id>", responses=responses(200, errors=(404, 503)))

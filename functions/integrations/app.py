@@ -1,6 +1,5 @@
 """IntegrationsFunction: connected pages, on-demand syncs and the analytics reads (bearer)."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -9,29 +8,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from nexus.http import Caller, create_app, handle, responses
 from nexus.integrations import service
 from nexus.integrations.models import (
-    DateRange,
+    AnalyticsQuery,
     Integration,
-    IntegrationIdFilter,
     IntegrationIn,
     IntegrationList,
     IntegrationPatch,
-    MetricList,
+    MetricPage,
+    MetricsQuery,
     Queued,
     RunList,
     SyncIn,
 )
-from nexus.models.common import Text, parse
 from nexus.observability import logger
 
 app = create_app()
-
-IdQuery = Annotated[IntegrationIdFilter, Query()]
-FromQuery = Annotated[date | None, Query(alias="from")]
-ToQuery = Annotated[date | None, Query()]
-
-
-def _dates(start: date | None, end: date | None) -> DateRange:
-    return parse(DateRange, {"from": start, "to": end}, loc=("query",))
 
 
 @app.post(
@@ -73,24 +63,13 @@ def sync_integration(integration_id: str, who: Caller, body: SyncIn | None = Non
 
 
 @app.get("/analytics/metrics", responses=responses(200, errors=(422, 503)))
-def analytics_metrics(
-    who: Caller,
-    integration_id: IdQuery = None,
-    content_id: Annotated[Text | None, Query(max_length=255)] = None,
-    from_: FromQuery = None,
-    to: ToQuery = None,
-) -> MetricList:
-    return service.metrics(who, integration_id, content_id, _dates(from_, to))
+def analytics_metrics(who: Caller, query: Annotated[MetricsQuery, Query()]) -> MetricPage:
+    return service.metrics(who, query)
 
 
 @app.get("/analytics/runs", responses=responses(200, errors=(422, 503)))
-def analytics_runs(
-    who: Caller,
-    integration_id: IdQuery = None,
-    from_: FromQuery = None,
-    to: ToQuery = None,
-) -> RunList:
-    return service.runs(who, integration_id, _dates(from_, to))
+def analytics_runs(who: Caller, query: Annotated[AnalyticsQuery, Query()]) -> RunList:
+    return service.runs(who, query)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.http import Caller, create_app, handle, responses
 from nexus.observability import logger
-from nexus.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorParam
+from nexus.pagination import PageQuery
 from nexus.products import service
 from nexus.products.models import ProductIn, ProductOut, ProductPage, ProductPatch
 
@@ -20,12 +20,8 @@ def create_product(body: ProductIn, who: Caller) -> ProductOut:
 
 
 @app.get("/products", responses=responses(200, errors=(422, 503)))
-def list_products(
-    who: Caller,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[CursorParam | None, Query()] = None,
-) -> ProductPage:
-    return service.list_page(who, limit, cursor)
+def list_products(who: Caller, query: Annotated[PageQuery, Query()]) -> ProductPage:
+    return service.list_page(who, query.limit, query.cursor)
 
 
 @app.get("/products/<product_id>", responses=responses(200, errors=(404, 503)))

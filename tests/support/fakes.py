@@ -33,7 +33,14 @@ from nexus.identity import Identity
 from nexus.ingest.job import IngestJob
 from nexus.ingest.models import Schedulable, Target
 from nexus.ingest.repository import IngestRepository
-from nexus.integrations.models import DateRange, Integration, IntegrationStatus, MetricRow, Run
+from nexus.integrations.models import (
+    AnalyticsQuery,
+    Integration,
+    IntegrationStatus,
+    MetricRow,
+    MetricsQuery,
+    Run,
+)
 from nexus.integrations.repository import AlreadyConnected, IntegrationRepository
 from nexus.pagination import Cursor, Keyed
 from nexus.products.models import ProductOut, StoreProductOut
@@ -358,23 +365,12 @@ class StoredIntegration:
     deleted: bool = False
 
 
-@dataclass
-class AnalyticsQuery:
-    """The arguments of one metrics/runs read."""
-
-    organization_id: str
-    integration_id: str | None
-    start: date
-    end: date
-    content_id: str | None = None
-
-
 class FakeIntegrationRepository(IntegrationRepository):
     def __init__(self) -> None:
         self.integrations: dict[str, StoredIntegration] = {}
         self.metric_rows: list[tuple[str, MetricRow]] = []
         self.run_rows: list[tuple[str, Run]] = []
-        self.queries: list[AnalyticsQuery] = []
+        self.queries: list[tuple[str, AnalyticsQuery]] = []
         self.clock = Clock()
         self.calls: list[str] = []
         self.last_update: dict[str, Any] | None = None
@@ -462,38 +458,39 @@ class FakeIntegrationRepository(IntegrationRepository):
         stored.deleted = True
         return True
 
-    def metrics(
-        self,
-        *,
-        organization_id: str,
-        integration_id: str | None,
-        content_id: str | None,
-        dates: DateRange,
-    ) -> list[MetricRow]:
+    def metrics(self, *, organization_id: str, query: MetricsQuery, limit: int) -> list[MetricRow]:
         self.calls.append("metrics")
-        self.queries.append(
-            AnalyticsQuery(organization_id, integration_id, dates.start, dates.end, content_id)
+        self.queries.append((organization_id, query))
+        after = query.cursor
+        rows = sorted(
+            (
+                m
+                for org, m in self.metric_rows
+                if org == organization_id
+                and query.start <= m.date <= query.end
+                and query.integration_id in (None, m.integration_id)
+                and query.content_id in (None, m.content_id)
+            ),
+            key=lambda m: (m.date, m.content_id, m.integration_id),
         )
-        return [
-            m
-            for org, m in self.metric_rows
-            if org == organization_id
-            and dates.start <= m.date <= dates.end
-            and integration_id in (None, m.integration_id)
-            and content_id in (None, m.content_id)
-        ]
+        if after is not None:
+            rows = [
+                m
+                for m in rows
+                if (m.date, m.content_id, m.integration_id)
+                > (after.date, after.content_id, after.integration_id)
+            ]
+        return rows[:limit]
 
-    def runs(
-        self, *, organization_id: str, integration_id: str | None, dates: DateRange
-    ) -> list[Run]:
+    def runs(self, *, organization_id: str, query: AnalyticsQuery) -> list[Run]:
         self.calls.append("runs")
-        self.queries.append(AnalyticsQuery(organization_id, integration_id, dates.start, dates.end))
+        self.queries.append((organization_id, query))
         return [
             r
             for org, r in self.run_rows
             if org == organization_id
-            and dates.start <= r.date <= dates.end
-            and integration_id in (None, r.integration_id)
+            and query.start <= r.date <= query.end
+            and query.integration_id in (None, r.integration_id)
         ]
 
 

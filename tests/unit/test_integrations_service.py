@@ -13,18 +13,18 @@ from nexus.errors import Conflict, NotFound
 from nexus.identity import Identity
 from nexus.integrations import service
 from nexus.integrations.models import (
-    DateRange,
+    AnalyticsQuery,
     Integration,
     IntegrationIn,
     IntegrationPatch,
     IntegrationStatus,
     MetricRow,
+    MetricsQuery,
     Run,
     SyncIn,
     today,
 )
 from tests.support.fakes import (
-    AnalyticsQuery,
     FakeIntegrationRepository,
     RecordingSender,
     new_id,
@@ -196,10 +196,10 @@ def test_sync_of_an_unknown_integration_is_404_and_sends_nothing(
 
 
 # -- analytics reads -----------------------------------------------------------------------
-def _metric(integration_id: str, day: dt.date) -> MetricRow:
+def _metric(integration_id: str, day: dt.date, content_id: str = "post-1") -> MetricRow:
     return MetricRow(
         integration_id=integration_id,
-        content_id="post-1",
+        content_id=content_id,
         date=day,
         impressions=10,
         reach=None,
@@ -221,16 +221,47 @@ def test_metrics_pass_the_range_and_filters_through(
         (who.organization_id, _metric(integration_id, inside)),
         (who.organization_id, _metric(integration_id, outside)),
     ]
-    dates = DateRange.model_validate({"from": dt.date(2026, 3, 1), "to": dt.date(2026, 3, 31)})
+    query = MetricsQuery.model_validate(
+        {"from": "2026-03-01", "to": "2026-03-31", "content_id": "post-1"}
+    )
     # When the seller reads metrics for that range
-    result = service.metrics(who, integration_id, "post-1", dates, repo=repo)
+    result = service.metrics(who, query, repo=repo)
     # Then the repository is asked for exactly that range, organization and filters
-    assert repo.queries == [
-        AnalyticsQuery(
-            who.organization_id, integration_id, dt.date(2026, 3, 1), dt.date(2026, 3, 31), "post-1"
-        )
-    ]
+    assert repo.queries == [(who.organization_id, query)]
     assert [m.date for m in result.items] == [inside]
+    assert result.next_cursor is None
+
+
+def test_metrics_pages_follow_one_another_without_gaps_or_repeats(
+    repo: FakeIntegrationRepository, who: Identity
+) -> None:
+    # Given 7 rows over two days and two integrations
+    first, second = sorted([new_id(), new_id()])
+    for day in (10, 11):
+        for content in ("post-1", "post-2"):
+            for integration in (first, second):
+                if (day, content, integration) != (11, "post-2", second):
+                    repo.metric_rows.append(
+                        (who.organization_id, _metric(integration, dt.date(2026, 3, day), content))
+                    )
+    seen: list[tuple[dt.date, str, str]] = []
+    cursor: str | None = None
+    pages = 0
+    # When the seller reads them 3 at a time, following next_cursor
+    while True:
+        params = {"from": "2026-03-01", "to": "2026-03-31", "limit": 3, "cursor": cursor}
+        page = service.metrics(
+            who, MetricsQuery.model_validate({k: v for k, v in params.items() if v}), repo=repo
+        )
+        pages += 1
+        seen += [(m.date, m.content_id, m.integration_id) for m in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    # Then every row comes once, in (date, content_id, integration_id) order, in 3 pages
+    assert pages == 3
+    assert seen == sorted(seen)
+    assert len(seen) == len(set(seen)) == 7
 
 
 def test_runs_pass_the_range_through(repo: FakeIntegrationRepository, who: Identity) -> None:
@@ -244,9 +275,7 @@ def test_runs_pass_the_range_through(repo: FakeIntegrationRepository, who: Ident
         error_code=None,
     )
     repo.run_rows.append((who.organization_id, run))
-    dates = DateRange.model_validate({"from": dt.date(2026, 3, 1), "to": dt.date(2026, 3, 2)})
-    result = service.runs(who, None, dates, repo=repo)
-    assert repo.queries == [
-        AnalyticsQuery(who.organization_id, None, dt.date(2026, 3, 1), dt.date(2026, 3, 2))
-    ]
+    query = AnalyticsQuery.model_validate({"from": "2026-03-01", "to": "2026-03-02"})
+    result = service.runs(who, query, repo=repo)
+    assert repo.queries == [(who.organization_id, query)]
     assert result.items == [run]

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from aws_lambda_powertools.event_handler.openapi import OpenAPIMerge
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
 from nexus_local.runtime import load_module
@@ -75,11 +76,52 @@ def _raw_body(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]
     return {"required": True, "content": {"application/json": {"schema": ref}}}
 
 
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: a query string cannot carry JSON null (an absent
+    parameter is the None), so ``anyOf: [X, null]`` is X; titles and null defaults go."""
+    variants = [v for v in schema.get("anyOf", []) if v != {"type": "null"}]
+    kept = {k: v for k, v in schema.items() if k not in ("anyOf", "title", "default")}
+    if len(variants) == 1:
+        kept.update(variants[0])
+    elif variants:
+        kept["anyOf"] = variants
+    if schema.get("default") is not None:
+        kept["default"] = schema["default"]
+    return kept
+
+
+def _query_models(module: Any) -> dict[tuple[str, str], type[BaseModel]]:
+    """Routes whose query is one pydantic model (``Annotated[Model, Query()]``)."""
+    found: dict[tuple[str, str], type[BaseModel]] = {}
+    for route in [*module.app._static_routes, *module.app._dynamic_routes]:
+        hints = get_type_hints(route.func, include_extras=True)
+        for hint in hints.values():
+            if get_origin(hint) is not Annotated:
+                continue
+            model, *extras = get_args(hint)
+            is_model = isinstance(model, type) and issubclass(model, BaseModel)
+            if is_model and any(isinstance(extra, Query) for extra in extras):
+                found[(route.method, route.openapi_path)] = model
+    return found
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Powertools documents a query model's fields as bare strings; the model's own JSON
+    schema says exactly what the server accepts (bounds, formats, which are required)."""
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": _without_null(prop)}
+        for name, prop in schema["properties"].items()
+    ]
+
+
 def _merged(app: App) -> dict[str, Any]:
     """Every function's resolver schema, merged by Powertools (a route claimed by two
     functions is an error), each operation tagged with its function."""
     merger = OpenAPIMerge(title=TITLE, version=VERSION, on_conflict="error")
     raw_bodies: dict[tuple[str, str], type[BaseModel]] = {}
+    queries: dict[tuple[str, str], type[BaseModel]] = {}
     for fn_id in sorted({r.function_id for r in app.routes}):
         module = load_module(app.functions[fn_id])
         doc = json.loads(module.app.get_openapi_json_schema(title=TITLE, version=VERSION))
@@ -88,10 +130,15 @@ def _merged(app: App) -> dict[str, Any]:
                 operation["tags"] = [fn_id.removesuffix("Function")]
         merger.add_schema(doc)
         raw_bodies.update(getattr(module, "RAW_BODIES", {}))
+        queries.update(_query_models(module))
     merged = merger.get_openapi_schema()
     schemas = merged.setdefault("components", {}).setdefault("schemas", {})
     for (method, path), model in raw_bodies.items():
         merged["paths"][path][method.lower()]["requestBody"] = _raw_body(model, schemas)
+    for (method, path), model in queries.items():
+        operation = merged["paths"][path][method.lower()]
+        others = [p for p in operation.get("parameters", []) if p["in"] != "query"]
+        operation["parameters"] = others + _query_parameters(model)
     return merged
 
 

@@ -6,11 +6,12 @@ import base64
 import binascii
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, PlainValidator, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from nexus.errors import NotFound
 from nexus.identity import parse_id
@@ -68,6 +69,51 @@ CursorParam = Annotated[
     PlainValidator(_cursor),
     WithJsonSchema({"type": "string", "maxLength": MAX_CURSOR_LENGTH}),
 ]
+
+
+def encode_key(key: BaseModel) -> str:
+    """An opaque cursor holding ``key`` (a page's last sort key, for keysets other than
+    ``(created_at, id)``)."""
+    return base64.urlsafe_b64encode(key.model_dump_json().encode()).decode().rstrip("=")
+
+
+def decode_key[K: BaseModel](model: type[K], value: Any) -> K:
+    """The key in a cursor :func:`encode_key` issued, validated field by field (strict types:
+    a cursor of another shape is no cursor of ours), or a validation error."""
+    if isinstance(value, model):
+        return value
+    try:
+        if not isinstance(value, str) or len(value) > MAX_CURSOR_LENGTH:
+            raise ValueError("not a cursor string")
+        raw = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode("ascii"))
+        return model.model_validate_json(raw, strict=True)
+    except (ValueError, binascii.Error, UnicodeError) as exc:  # ValidationError is a ValueError
+        raise PydanticCustomError("cursor", "is not a cursor this API returned") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class key_cursor:
+    """A cursor parameter holding a ``model`` key: the opaque string in OpenAPI, the decoded
+    key in the handler."""
+
+    model: type[BaseModel]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            lambda value: decode_key(self.model, value)
+        )
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "maxLength": MAX_CURSOR_LENGTH}
+
+
+class PageQuery(BaseModel):
+    """The query of a paged list: ``?limit=&cursor=``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: CursorParam | None = None
 
 
 def require_id(value: str, not_found: str) -> str:

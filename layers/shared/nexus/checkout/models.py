@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, StringConstraints
 
 from nexus.models.common import ApiModel, Email, Name, OutModel, plain_text
+from nexus.pagination import PageQuery
 
 OrderStatus = Literal["pending", "paid", "failed"]
 
@@ -26,6 +27,12 @@ class Order(OutModel):
     amount: int
     currency: str
     created_at: datetime
+
+
+class OrderQuery(PageQuery):
+    """``GET /orders``: a page, optionally of one status."""
+
+    status: OrderStatus | None = None
 
 
 class OrderPage(OutModel):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -20,10 +21,12 @@ from nexus.models.common import (
     ApiModel,
     OutModel,
     RequiredName,
+    Text,
     field_error,
     not_null,
     plain_text,
 )
+from nexus.pagination import key_cursor
 
 ExternalId = Annotated[
     str,
@@ -36,6 +39,8 @@ RunStatus = Literal["ok", "partial", "deferred", "needs_reauth", "failed"]
 # an analytics range spans at most this many days.
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 28
+# GET /analytics/metrics pages (contract §10): 1000 rows stay well under 1 MiB.
+DEFAULT_METRICS_LIMIT, MAX_METRICS_LIMIT = 500, 1000
 
 
 def today() -> dt.date:
@@ -82,10 +87,13 @@ class SyncIn(ApiModel):
     date: Annotated[dt.date | None, Field(strict=False), AfterValidator(_recent)] = None
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _as_date(value: Any) -> Any:
-    """A YYYY-MM-DD string as a date, so defaults can be computed from it; anything else is
-    left for the field's own validation to refuse."""
-    if isinstance(value, str):
+    """A YYYY-MM-DD string as a date, so defaults can be computed from it; anything else
+    (``0``, ``20261130``, a timestamp) is left for the strict field to refuse."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
@@ -93,14 +101,21 @@ def _as_date(value: Any) -> Any:
     return value
 
 
+QueryDate = Annotated[
+    dt.date,
+    Field(strict=True, json_schema_extra={"format": "date", "pattern": f"^{_ISO_DATE.pattern}$"}),
+]
+
+
 class DateRange(BaseModel):
     """``from``/``to`` query parameters: inclusive, ``to`` defaults to today and ``from`` to
     27 days before ``to``; at most 366 days apart."""
 
-    model_config = ConfigDict(frozen=True)
+    # Both have defaults (computed in _defaults): neither is required of a client.
+    model_config = ConfigDict(frozen=True, json_schema_extra=lambda s: s.pop("required", None))
 
-    start: dt.date = Field(alias="from")
-    end: dt.date = Field(alias="to")
+    start: QueryDate = Field(alias="from")
+    end: QueryDate = Field(alias="to")
 
     @model_validator(mode="before")
     @classmethod
@@ -113,7 +128,7 @@ class DateRange(BaseModel):
         start = _as_date(data.get("from"))
         if start is None and isinstance(end, dt.date):
             start = max(end, floor) - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
-        return {"from": start, "to": end}
+        return {**data, "from": start, "to": end}
 
     @model_validator(mode="after")
     def _bounded(self) -> Self:
@@ -165,8 +180,31 @@ class MetricRow(OutModel):
     shares: int | None
 
 
-class MetricList(OutModel):
+class AnalyticsQuery(DateRange):
+    """The query of an analytics read: a date range and, optionally, one integration."""
+
+    integration_id: IntegrationIdFilter = None
+
+
+class MetricKey(BaseModel):
+    """Where a page of metric rows ended: the sort key (date, content_id, integration_id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date: dt.date
+    content_id: Annotated[str, Field(min_length=1, max_length=255)]
+    integration_id: Annotated[str, AfterValidator(_integration_id)]
+
+
+class MetricsQuery(AnalyticsQuery):
+    content_id: Annotated[Text | None, Field(max_length=255)] = None
+    limit: Annotated[int, Field(ge=1, le=MAX_METRICS_LIMIT)] = DEFAULT_METRICS_LIMIT
+    cursor: Annotated[MetricKey | None, key_cursor(MetricKey)] = None
+
+
+class MetricPage(OutModel):
     items: list[MetricRow]
+    next_cursor: str | None
 
 
 class RunList(OutModel):

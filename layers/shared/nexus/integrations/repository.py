@@ -12,9 +12,10 @@ from nexus import db
 from nexus.db import tenant
 from nexus.db.where import Where
 from nexus.integrations.models import (
-    DateRange,
+    AnalyticsQuery,
     Integration,
     MetricRow,
+    MetricsQuery,
     Run,
 )
 
@@ -140,37 +141,44 @@ class IntegrationRepository:
         self,
         *,
         organization_id: str,
-        integration_id: str | None,
-        content_id: str | None,
-        dates: DateRange,
+        query: MetricsQuery,
+        limit: int,
     ) -> list[MetricRow]:
+        """Up to ``limit`` rows in (date, content_id, integration_id) order, after the
+        query's cursor."""
+        after = query.cursor
         where = (
             Where(
                 "organization_id = %(org)s AND deleted_at IS NULL"
                 " AND date BETWEEN %(start)s AND %(end)s",
                 org=organization_id,
-                start=dates.start,
-                end=dates.end,
+                start=query.start,
+                end=query.end,
             )
-            .also("integration_id = %(integration)s", integration=integration_id)
-            .also("content_id = %(content)s", content=content_id)
+            .also("integration_id = %(integration)s", integration=query.integration_id)
+            .also("content_id = %(content)s", content=query.content_id)
+            .also(
+                "(date, content_id, integration_id)"
+                " > (%(after_date)s, %(after_content)s, %(after_integration)s::uuid)",
+                after_date=after and after.date,
+                after_content=after and after.content_id,
+                after_integration=after and after.integration_id,
+            )
         )
-        query = sql.SQL(
+        select = sql.SQL(
             "SELECT {columns} FROM analytics_daily_metrics WHERE {where}"
-            " ORDER BY date, integration_id, content_id"
+            " ORDER BY date, content_id, integration_id LIMIT %(limit)s"
         ).format(columns=METRIC_COLUMNS, where=where.clause())
-        return db.fetch_all(MetricRow, query, where.params)
+        return db.fetch_all(MetricRow, select, {**where.params, "limit": limit})
 
-    def runs(
-        self, *, organization_id: str, integration_id: str | None, dates: DateRange
-    ) -> list[Run]:
+    def runs(self, *, organization_id: str, query: AnalyticsQuery) -> list[Run]:
         where = Where(
             "r.organization_id = %(org)s AND r.date BETWEEN %(start)s AND %(end)s",
             org=organization_id,
-            start=dates.start,
-            end=dates.end,
-        ).also("r.integration_id = %(integration)s", integration=integration_id)
-        query = sql.SQL(
+            start=query.start,
+            end=query.end,
+        ).also("r.integration_id = %(integration)s", integration=query.integration_id)
+        select = sql.SQL(
             "SELECT {columns} FROM ingestion_runs r WHERE {where} ORDER BY r.date, r.integration_id"
         ).format(columns=RUN_COLUMNS, where=where.clause())
-        return db.fetch_all(Run, query, where.params)
+        return db.fetch_all(Run, select, where.params)

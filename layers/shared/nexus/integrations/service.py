@@ -10,12 +10,14 @@ from nexus.identity import Identity
 from nexus.ingest import queue
 from nexus.ingest.job import IngestJob
 from nexus.integrations.models import (
-    DateRange,
+    AnalyticsQuery,
     Integration,
     IntegrationIn,
     IntegrationList,
     IntegrationPatch,
-    MetricList,
+    MetricKey,
+    MetricPage,
+    MetricsQuery,
     Queued,
     RunList,
     SyncIn,
@@ -116,32 +118,22 @@ def sync(
 
 
 def metrics(
-    who: Identity,
-    integration_id: str | None,
-    content_id: str | None,
-    dates: DateRange,
-    *,
-    repo: IntegrationRepository = REPOSITORY,
-) -> MetricList:
-    rows = repo.metrics(
-        organization_id=who.organization_id,
-        integration_id=integration_id,
-        content_id=content_id,
-        dates=dates,
-    )
-    return MetricList(items=rows)
+    who: Identity, query: MetricsQuery, *, repo: IntegrationRepository = REPOSITORY
+) -> MetricPage:
+    """A page of metric rows in (date, content_id) order; ``next_cursor`` continues it."""
+    rows = repo.metrics(organization_id=who.organization_id, query=query, limit=query.limit + 1)
+    page = rows[: query.limit]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = page[-1]
+        key = MetricKey(
+            date=last.date, content_id=last.content_id, integration_id=last.integration_id
+        )
+        next_cursor = pagination.encode_key(key)
+    return MetricPage(items=page, next_cursor=next_cursor)
 
 
 def runs(
-    who: Identity,
-    integration_id: str | None,
-    dates: DateRange,
-    *,
-    repo: IntegrationRepository = REPOSITORY,
+    who: Identity, query: AnalyticsQuery, *, repo: IntegrationRepository = REPOSITORY
 ) -> RunList:
-    rows = repo.runs(
-        organization_id=who.organization_id,
-        integration_id=integration_id,
-        dates=dates,
-    )
-    return RunList(items=rows)
+    return RunList(items=repo.runs(organization_id=who.organization_id, query=query))
