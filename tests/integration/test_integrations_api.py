@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -145,7 +146,7 @@ def test_analytics_ranges_are_validated(api: Api, seller: str, query: str) -> No
 
 def test_analytics_of_an_unknown_integration_is_empty(api: Api, seller: str) -> None:
     reply = api.get(f"/analytics/metrics?integration_id={uuid.uuid4()}", token=seller)
-    assert (reply.status, reply.json()) == (200, {"items": []})
+    assert (reply.status, reply.json()) == (200, {"items": [], "next_cursor": None})
 
 
 @pytest.mark.parametrize("route", ["metrics", "runs"])
@@ -153,7 +154,7 @@ def test_default_range_near_the_first_representable_day_does_not_overflow(
     api: Api, seller: str, route: str
 ) -> None:
     reply = api.get(f"/analytics/{route}?to=0001-01-05", token=seller)
-    assert (reply.status, reply.json()) == (200, {"items": []})
+    assert (reply.status, reply.json()["items"]) == (200, [])
 
 
 def test_a_content_id_with_a_nul_is_a_422_not_a_server_error(api: Api) -> None:
@@ -162,3 +163,73 @@ def test_a_content_id_with_a_nul_is_a_422_not_a_server_error(api: Api) -> None:
     reply = api.get("/analytics/metrics?content_id=%00", token=token)
     body = assert_problem(reply, 422)
     assert body["errors"][0]["loc"] == ["query", "content_id"]
+
+
+def _seed_metrics(conn: Any, api: Api, token: str, external_id: str, days: int) -> str:
+    """An integration of the seller's with 3 posts x ``days`` days of metric rows."""
+    integration = create(api, token, external_id=external_id).json()
+    conn.execute(
+        """
+        INSERT INTO analytics_daily_metrics
+            (organization_id, integration_id, content_id, date, impressions)
+        SELECT i.organization_id, i.id, 'post-' || p, current_date - d, p * 100 + d
+        FROM integrations i, generate_series(1, 3) p, generate_series(0, %s - 1) d
+        WHERE i.id = %s
+        """,
+        (days, integration["id"]),
+    )
+    return str(integration["id"])
+
+
+def test_metrics_page_through_every_row_once_in_date_and_content_order(
+    api: Api, seller: str, conn: Any
+) -> None:
+    """Given two integrations with 3 posts x 20 days each (120 rows), when the seller pages
+    /analytics/metrics 25 rows at a time, then every row comes exactly once, ordered by
+    (date, content_id), and the last page has no next_cursor."""
+    ids = {_seed_metrics(conn, api, seller, ext, 20) for ext in ("901", "902")}
+    seen: list[tuple[str, str, str]] = []
+    cursor, pages = "", 0
+    while True:
+        reply = api.get(f"/analytics/metrics?limit=25{cursor}", token=seller)
+        assert reply.status == 200, reply.text
+        page = reply.json()
+        pages += 1
+        seen += [(m["date"], m["content_id"], m["integration_id"]) for m in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert pages == 5
+    assert len(seen) == len(set(seen)) == 120
+    assert seen == sorted(seen)
+    assert {i for _, _, i in seen} == ids
+
+
+def test_metrics_default_page_is_500_rows_and_the_limit_is_1_to_1000(
+    api: Api, seller: str, conn: Any
+) -> None:
+    _seed_metrics(conn, api, seller, "903", 200)  # 600 rows over the last 200 days
+    start = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=199)).isoformat()
+    first = api.get(f"/analytics/metrics?from={start}", token=seller).json()
+    assert len(first["items"]) == 500
+    rest = api.get(f"/analytics/metrics?from={start}&cursor={first['next_cursor']}", token=seller)
+    assert (len(rest.json()["items"]), rest.json()["next_cursor"]) == (100, None)
+    assert len(rest.text) + len(json.dumps(first)) < 1024 * 1024
+    for limit in ("0", "1001", "x"):
+        problem = assert_problem(api.get(f"/analytics/metrics?limit={limit}", token=seller), 422)
+        assert problem["errors"][0]["loc"] == ["query", "limit"]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "bogus",
+        # valid base64 JSON of the wrong shapes: a products cursor, wrong types, extra keys
+        "eyJ0IjoiMjAyNi0xMS0wMVQwMDowMDowMCswMDowMCIsImkiOiIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDAifQ",
+        "eyJkYXRlIjoxLCJjb250ZW50X2lkIjoiYSIsImludGVncmF0aW9uX2lkIjoieCJ9",
+        "W10",
+    ],
+)
+def test_a_metrics_cursor_we_did_not_issue_is_422(api: Api, seller: str, cursor: str) -> None:
+    problem = assert_problem(api.get(f"/analytics/metrics?cursor={cursor}", token=seller), 422)
+    assert problem["errors"][0]["loc"] == ["query", "cursor"]

@@ -107,7 +107,7 @@ def create_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[str]:
-        return problem_from(ValidationFailed.from_pydantic(exc.errors()))
+        return problem_from(ValidationFailed.from_pydantic(map(_query_loc, exc.errors())))
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _content_type(exc: RequestUnsupportedContentType) -> Response[str]:
@@ -123,6 +123,15 @@ def create_app() -> APIGatewayHttpResolver:
         return problem(500, "Internal Server Error", "An unexpected error occurred.")
 
     return app
+
+
+def _query_loc(error: dict[str, Any]) -> dict[str, Any]:
+    """A query model's field is located as the client sent it, ``["query", "limit"]``:
+    Powertools inserts the handler's parameter name (by convention ``query``)."""
+    loc = tuple(error.get("loc", ()))
+    if loc[:2] == ("query", "query"):
+        return {**error, "loc": ("query", *loc[2:])}
+    return error
 
 
 def _guard(event: dict[str, Any]) -> NexusError | None:
