@@ -1,7 +1,9 @@
 """IngestMetricsFunction: SQS consumer with partial batch responses (ReportBatchItemFailures).
 
 One failing message never fails its neighbours: each record is processed on its own and only
-the ones to retry are reported.
+the ones to retry are reported. Each job runs against the invocation's remaining time: one
+that cannot finish in it gives its message back (IngestJobsGivenBack) instead of the
+invocation being killed mid-way.
 """
 
 from __future__ import annotations
@@ -24,8 +26,19 @@ from nexus.observability import logger, metrics
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: SQSRecord) -> str:
-    outcome = consumer.handle_message(record.body, receipt_handle=record.receipt_handle)
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
+    try:
+        outcome = consumer.handle_message(
+            record.body,
+            receipt_handle=record.receipt_handle,
+            deadline=consumer.time_left(lambda_context),
+        )
+    except consumer.GivenBack as given_back:
+        metrics.add_metric(name="IngestJobsGivenBack", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name=f"IngestJobsGivenBack_{given_back.reason}", unit=MetricUnit.Count, value=1
+        )
+        raise
     metrics.add_metric(name=f"IngestJobs_{outcome.status}", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="MetricRowsWritten", unit=MetricUnit.Count, value=outcome.rows_written)
     return outcome.status

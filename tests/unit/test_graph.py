@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+import requests
 
+from nexus.deadline import Deadline, OutOfTime
 from nexus.graph import catalogue
 from nexus.graph.client import GraphClient, make_session
 from nexus.graph.errors import ErrorClass, GraphError, classify
@@ -64,12 +69,17 @@ def fake() -> Iterator[FakeGraph]:
     graph.stop()
 
 
-def client(fake: FakeGraph, token: str = "tok-9", retries: int = 2) -> GraphClient:
+def client(
+    fake: FakeGraph, token: str = "tok-9", retries: int = 2, deadline: Deadline | None = None
+) -> GraphClient:
     return GraphClient(
         token,
         base_url=fake.base,  # type: ignore[attr-defined]
         version="v23.0",
-        session=make_session(retries),
+        retries=retries,
+        session=make_session(),
+        deadline=deadline,
+        sleep=lambda _: None,  # backoff is tested on a fake clock below
     )
 
 
@@ -125,3 +135,113 @@ def test_fake_rejects_batches_over_50(fake: FakeGraph) -> None:
         {"batch": json.dumps([{"method": "GET", "relative_url": "9_1"}] * 51)},
     )
     assert status == 400 and body["error"]["code"] == 100
+
+
+# -- time budgets (contract §6) ------------------------------------------------------------
+@dataclass
+class Clock:
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class ScriptedSession:
+    """A requests session on a fake clock: a hung Graph takes the whole read timeout and
+    then times out; ``answers`` (status, Retry-After) are served first, if any."""
+
+    clock: Clock
+    answers: list[tuple[int, str]] = field(default_factory=list)
+    calls: list[tuple[float, tuple[float, float]]] = field(default_factory=list)
+
+    def request(self, method: str, url: str, *, timeout: tuple[float, float], **_: Any) -> Any:
+        self.calls.append((self.clock.now, timeout))
+        if self.answers:
+            status, retry_after = self.answers.pop(0)
+            resp = requests.Response()
+            resp.status_code, resp._content = status, b'{"data": []}'
+            if retry_after:
+                resp.headers["Retry-After"] = retry_after
+            return resp
+        self.clock.now += timeout[1]
+        raise requests.ReadTimeout("hung")
+
+
+def scripted(clock: Clock, session: ScriptedSession, deadline: Deadline | None) -> GraphClient:
+    return GraphClient(
+        "tok",
+        base_url="http://graph.invalid",
+        version="v23.0",
+        timeout=10.0,
+        retries=3,
+        session=session,  # type: ignore[arg-type]
+        deadline=deadline,
+        sleep=clock.sleep,
+    )
+
+
+def test_without_a_deadline_a_hung_graph_costs_every_attempt_and_backoff() -> None:
+    """The shape of the ~42 s the issue measured: 4 attempts of 10 s and 3.5 s of backoff."""
+    clock = Clock()
+    session = ScriptedSession(clock)
+    with pytest.raises(GraphError) as caught:
+        scripted(clock, session, None).page_posts("9", *bounds())
+    assert caught.value.error_class is ErrorClass.TRANSIENT
+    assert [t for _, t in session.calls] == [(3.05, 10.0)] * 4
+    assert clock.now == 4 * 10 + 0.5 + 1 + 2
+
+
+@pytest.mark.parametrize("budget", [25.0, 12.0, 10.2, 3.0, 0.4])
+def test_a_hung_graph_never_runs_past_the_deadline(budget: float) -> None:
+    clock = Clock()
+    session = ScriptedSession(clock)
+    deadline = Deadline.after(budget, clock=clock)
+    with pytest.raises(OutOfTime):
+        scripted(clock, session, deadline).page_posts("9", *bounds())
+    # Every attempt's timeout (connect and read) fitted in the time left when it started
+    for started, (connect, read) in session.calls:
+        assert 0 < read <= min(10.0, budget - started) and connect <= min(3.05, read)
+    # And neither a request nor a pause went past the deadline
+    assert clock.now <= budget
+
+
+def test_no_request_is_made_once_the_deadline_has_passed() -> None:
+    clock = Clock()
+    session = ScriptedSession(clock)
+    deadline = Deadline.after(5, clock=clock)
+    clock.now = 6
+    with pytest.raises(OutOfTime):
+        scripted(clock, session, deadline).page_posts("9", *bounds())
+    assert session.calls == []
+
+
+def test_server_errors_are_retried_after_retry_after_within_the_deadline() -> None:
+    clock = Clock()
+    session = ScriptedSession(clock, answers=[(503, "4"), (502, ""), (200, "")])
+    result = scripted(clock, session, Deadline.after(30, clock=clock)).page_posts("9", *bounds())
+    assert result.posts == [] and result.requests == 3
+    assert [started for started, _ in session.calls] == [0, 4, 5]  # Retry-After, then 1 s
+
+
+def test_a_retry_after_past_the_deadline_is_out_of_time_without_waiting() -> None:
+    clock = Clock()
+    session = ScriptedSession(clock, answers=[(503, "120")])
+    with pytest.raises(OutOfTime):
+        scripted(clock, session, Deadline.after(30, clock=clock)).page_posts("9", *bounds())
+    assert clock.now == 0 and len(session.calls) == 1
+
+
+def test_against_a_hung_fake_graph_the_job_ends_at_its_deadline(fake: FakeGraph) -> None:
+    """Real sockets: the fake accepts the request and never answers."""
+    fake.hang = True
+    started = time.monotonic()
+    with pytest.raises(OutOfTime):
+        client(fake, retries=3, deadline=Deadline.after(1.5)).page_posts("9", *bounds())
+    elapsed = time.monotonic() - started
+    print(f"a job against a hung Graph with 1.5 s left ended after {elapsed:.2f} s")
+    assert 1.4 <= elapsed < 2.5
+    assert len(fake.log) == 1  # one request, its read timeout cut to the time left

@@ -5,19 +5,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
+from functions.ingest_metrics import app as metrics_app
 from nexus import crypto
-from nexus.graph.client import PageResult, Post
+from nexus.deadline import Deadline, OutOfTime
+from nexus.graph.client import GraphClient, PageResult, Post
 from nexus.graph.errors import GraphError
 from nexus.ingest import consumer, queue
 from nexus.ingest.job import IngestJob
 from nexus.ingest.models import Target
 from nexus.settings import get_settings
-from tests.support.fakes import FakeIngestRepository, FakeSqs, GraphScript, new_id
+from nexus_local.runtime import LambdaContext
+from tests.support.fakes import (
+    FakeGraphClient,
+    FakeIngestRepository,
+    FakeSqs,
+    GraphScript,
+    new_id,
+)
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/IngestQueue"
 DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/IngestDeadLetterQueue"
@@ -270,3 +280,151 @@ def test_a_malformed_message_is_dead_lettered_unchanged(
         }
     ]
     assert sqs.visibility == [] and sqs.batches == []
+
+
+# -- time budgets (contract §6) ------------------------------------------------------------
+class OutOfTimeGraph(FakeGraphClient):
+    """A Graph client whose calls ran out of the job's time."""
+
+    def page_posts(self, page_id: str, since: int, until: int) -> PageResult:
+        self.requested.append((page_id, since, until))
+        raise OutOfTime("Graph did not answer in time (ReadTimeout)")
+
+
+def _out_of_time(token: str) -> GraphClient:
+    return OutOfTimeGraph(token, result=None, error=None)
+
+
+def test_a_job_without_enough_time_left_is_given_back_unstarted(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a job needs 15 s and only 10 s are left
+    monkeypatch.setenv("INGEST_JOB_BUDGET_SECONDS", "15")
+    monkeypatch.setenv("INGEST_REQUEUE_DELAY_SECONDS", "2")
+    get_settings.cache_clear()
+    graph = GraphScript(result=PageResult(posts=[_post("1")]))
+    # When it arrives, Then it is reported for a retry, as given back before starting
+    with pytest.raises(consumer.GivenBack) as given_back:
+        consumer.process(
+            job,
+            body=job.body(),
+            receipt_handle="rh-3",
+            client_factory=graph,
+            sqs=sqs,
+            repo=repo,
+            deadline=Deadline.after(10),
+        )
+    assert given_back.value.reason == "not_started"
+    assert isinstance(given_back.value, consumer.Retry)
+    # And it is visible again in 2 s, for another invocation
+    assert sqs.visibility == [
+        {"QueueUrl": QUEUE_URL, "ReceiptHandle": "rh-3", "VisibilityTimeout": 2}
+    ]
+    # And nothing was started: no database, no Graph, no run, no dead letter
+    assert repo.calls == [] and graph.clients == [] and sqs.messages == []
+
+
+def test_a_job_interrupted_by_its_deadline_is_deferred_and_given_back(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    # When Graph runs out of the job's time
+    with pytest.raises(consumer.GivenBack) as given_back:
+        consumer.process(
+            job,
+            body=job.body(),
+            receipt_handle="rh-4",
+            client_factory=_out_of_time,
+            sqs=sqs,
+            repo=repo,
+            deadline=Deadline.after(60),
+        )
+    assert given_back.value.reason == "interrupted"
+    # Then the run says it will be tried again (transient: the token stays valid)
+    [failure] = repo.failures
+    assert (failure.status, failure.error_code, failure.needs_reauth) == (
+        "deferred",
+        "deadline",
+        False,
+    )
+    assert repo.targets[job.integration_id].status == "active"
+    # And nothing half-done is stored; the message is visible again soon, not dead-lettered
+    assert repo.snapshots == [] and sqs.messages == []
+    delay = get_settings().ingest_requeue_delay_seconds
+    assert sqs.visibility == [
+        {"QueueUrl": QUEUE_URL, "ReceiptHandle": "rh-4", "VisibilityTimeout": delay}
+    ]
+
+
+def test_a_job_with_time_enough_runs_as_before(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    graph = GraphScript(result=PageResult(posts=[_post("1")]))
+    outcome = consumer.process(
+        job,
+        body=job.body(),
+        receipt_handle="rh-5",
+        client_factory=graph,
+        sqs=sqs,
+        repo=repo,
+        deadline=Deadline.after(55),
+    )
+    assert outcome.status == "ok" and sqs.visibility == []
+
+
+def test_the_real_graph_client_is_bound_to_the_jobs_deadline() -> None:
+    deadline = Deadline.after(30)
+    client = consumer.default_client("token", deadline=deadline)
+    assert client._deadline is deadline
+    assert client._read_timeout == get_settings().graph_timeout_seconds
+    assert client._retries == get_settings().graph_retries
+
+
+def test_time_left_keeps_the_margin_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INGEST_DEADLINE_MARGIN_SECONDS", "5")
+    get_settings.cache_clear()
+    context = _context(seconds=60)
+    assert 54.5 < consumer.time_left(context).remaining() <= 55
+
+
+def _context(seconds: float) -> LambdaContext:
+    return LambdaContext(
+        function_name="IngestMetricsFunction",
+        memory_limit_in_mb=512,
+        invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:IngestMetricsFunction",
+        aws_request_id="req-unit",
+        deadline=time.monotonic() + seconds,
+    )
+
+
+def test_the_handler_gives_back_what_it_has_no_time_for_and_counts_it(
+    job: IngestJob,
+    sqs: FakeSqs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given an invocation with 8 s left: less than the margin (5 s) and a job's budget (15 s)
+    monkeypatch.setattr(queue, "client", lambda: sqs)
+    records = [
+        {
+            "messageId": f"m-{i}",
+            "receiptHandle": f"rh-{i}",
+            "body": job.body(),
+            "attributes": {},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:IngestQueue",
+            "awsRegion": "us-east-1",
+        }
+        for i in range(2)
+    ]
+    # When the batch arrives
+    result = metrics_app.lambda_handler({"Records": records}, _context(seconds=8))
+    # Then both are reported for a retry and visible again soon; none was started
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == ["m-0", "m-1"]
+    assert [v["ReceiptHandle"] for v in sqs.visibility] == ["rh-0", "rh-1"]
+    # And the metrics say so
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    [record] = [e for e in emitted if "IngestJobsGivenBack" in e]
+    assert record["IngestJobsGivenBack"] == record["IngestJobsGivenBack_not_started"] == [1, 1]
+    assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "NexusSales"

@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from nexus_local.httpd import LocalHTTPServer
+
 KNOWN_METRICS = frozenset(
     {
         "post_media_view",
@@ -52,6 +54,7 @@ class FakePage:
     app_usage: int = 5
     buc_usage: int | None = None
     regain_minutes: int = 0
+    hang: bool = False  # every request for this page is accepted and never answered
 
 
 def graph_error(
@@ -89,6 +92,11 @@ class FakeGraph:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.fail_next = 0  # answer this many requests with HTTP 500 / code 2
+        # Hang mode: accept each request (all of them, or those for a page whose ``hang`` is
+        # set) and never answer it until stop(), as a Graph that hangs does; the client's
+        # timeouts and deadline are all that end the wait.
+        self.hang = False
+        self._released = threading.Event()
 
     # -- data ------------------------------------------------------------------------------
     def _post_owner(self, post_id: str) -> tuple[FakePage, FakePost] | None:
@@ -294,6 +302,19 @@ class FakeGraph:
         return 200, headers, answers
 
     # -- HTTP ------------------------------------------------------------------------------
+    def hangs(self, path: str, form: dict[str, str]) -> bool:
+        """Hang mode: everything, or the requests that name a hanging page (its posts, one
+        of its posts, or a batch with a sub-request for either)."""
+        if self.hang:
+            return True
+        hanging = {page.id for page in self.pages.values() if page.hang}
+        if not hanging:
+            return False
+        targets = [path] + [str(item.get("relative_url", "")) for item in _batch_items(form)]
+        return any(
+            segment.split("_", 1)[0] in hanging for t in targets for segment in t.split("/")[:3]
+        )
+
     def _record(self, method: str, path: str, query: str, token: str | None) -> None:
         with self._lock:
             self.log.append({"method": method, "path": path, "query": query, "token": token})
@@ -319,6 +340,10 @@ class FakeGraph:
                 # test can prove the client never puts it there.
                 token = token or query.get("access_token")
                 graph._record(self.command, split.path, split.query, token)
+                if graph.hangs(split.path, form):
+                    graph._released.wait()
+                    self.close_connection = True
+                    return
                 if graph.latency:
                     time.sleep(graph.latency)
                 with graph._lock:
@@ -348,15 +373,23 @@ class FakeGraph:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        ThreadingHTTPServer.daemon_threads = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = LocalHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:
+        self._released.set()  # hung requests end, unanswered
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def _batch_items(form: dict[str, str]) -> list[dict[str, Any]]:
+    try:
+        items = json.loads(form.get("batch") or "[]")
+    except ValueError:
+        return []
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
 def make_posts(

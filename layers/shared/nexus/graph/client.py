@@ -9,28 +9,37 @@
   batches of 50, so one broken post fails alone.
 - Usage headers are read after every response; no further request is made once any
   reported share of the quota reaches the ceiling.
-- Retries with backoff for 5xx and connection errors come from urllib3's ``Retry``.
+- Every request has a timeout (connect, read): the configured one, or the time left before
+  the job's :class:`~nexus.deadline.Deadline` when that is less. 5xx answers and network
+  errors are retried here (not by urllib3, whose retries know no deadline) with exponential
+  backoff, honouring ``Retry-After``, and only while the pause still ends before the
+  deadline. Time running out raises :class:`~nexus.deadline.OutOfTime` (transient), so the
+  consumer can give the job's message back instead of being killed mid-way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from nexus.deadline import Deadline, OutOfTime
 from nexus.graph import catalogue
 from nexus.graph.errors import DEFAULT_THROTTLE_SECONDS, ErrorClass, GraphError
 
 PAGE_SIZE = 100
 BATCH_LIMIT = 50
 _BASE_FIELDS = "id,created_time,message,shares,comments.summary(true).limit(0)"
+CONNECT_TIMEOUT = 3.05
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+BACKOFF_SECONDS = 0.5  # doubled after each failed attempt
 
 
 @dataclass
@@ -53,23 +62,20 @@ class PageResult:
         return sum(1 for p in self.posts if p.error is not None)
 
 
-def make_session(retries: int = 3) -> requests.Session:
+def make_session() -> requests.Session:
+    """A pooled session without library retries: GraphClient retries itself, within its
+    deadline."""
     session = requests.Session()
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=0.5,
-        status_forcelist=(500, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "POST"}),  # batch POSTs here only read
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
+    adapter = HTTPAdapter(max_retries=0, pool_maxsize=4)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def _retry_after(resp: requests.Response | None) -> float:
+    """Seconds a 5xx answer asks us to wait (``Retry-After`` in seconds), else 0."""
+    raw = resp.headers.get("Retry-After", "") if resp is not None else ""
+    return float(raw) if raw.strip().isdigit() else 0.0
 
 
 def _usage(headers: Any) -> tuple[int, int | None]:
@@ -136,15 +142,23 @@ class GraphClient:
         base_url: str,
         version: str,
         timeout: float = 10.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        retries: int = 3,
         usage_ceiling: int = 90,
         session: requests.Session | None = None,
+        deadline: Deadline | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._token = token
         self._base = base_url.rstrip("/")
         self._version = version
-        self._timeout = (3.05, timeout)
+        self._read_timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._retries = retries
         self._ceiling = usage_ceiling
         self._session = session or make_session()
+        self._deadline = deadline or Deadline.never()
+        self._sleep = sleep
         self._usage: tuple[int, int | None] = (0, None)
         self.requests = 0
 
@@ -158,18 +172,48 @@ class GraphClient:
                 retry_after=wait or DEFAULT_THROTTLE_SECONDS,
             )
 
+    def _pause(self, attempt: int, resp: requests.Response | None) -> None:
+        """Back off before another attempt, unless the pause would end past the deadline."""
+        wait = max(BACKOFF_SECONDS * 2**attempt, _retry_after(resp))
+        if not self._deadline.allows(wait):
+            raise OutOfTime(f"no time left to retry Graph ({wait:.1f} s pause)")
+        self._sleep(wait)
+
+    def _send(self, method: str, url: str, params: dict[str, Any]) -> requests.Response:
+        """One request, retried for 5xx answers and network errors, all inside the deadline:
+        each attempt's timeout is the configured one or the time left, if less."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+        query, form = (params, None) if method == "GET" else (None, params)
+        for attempt in range(self._retries + 1):
+            read = self._deadline.timeout(self._read_timeout)
+            self.requests += 1
+            try:
+                resp = self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    params=query,
+                    data=form,
+                    timeout=(min(self._connect_timeout, read), read),
+                )
+            except requests.RequestException as exc:
+                cut_short = isinstance(exc, requests.Timeout) and read < self._read_timeout
+                if cut_short or self._deadline.expired:
+                    # The deadline's timeout ran out, not Graph's: out of time.
+                    raise OutOfTime(f"Graph did not answer in time ({type(exc).__name__})") from exc
+                if attempt == self._retries:
+                    raise GraphError(f"network error: {type(exc).__name__}") from exc
+                self._pause(attempt, None)
+                continue
+            if resp.status_code not in RETRY_STATUSES or attempt == self._retries:
+                return resp
+            self._pause(attempt, resp)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     def _call(self, method: str, path: str, params: dict[str, Any]) -> Any:
         self._check_quota()
         url = f"{self._base}/{self._version}/{path.lstrip('/')}"
-        headers = {"Authorization": f"Bearer {self._token}"}
-        self.requests += 1
-        try:
-            if method == "GET":
-                resp = self._session.get(url, params=params, headers=headers, timeout=self._timeout)
-            else:
-                resp = self._session.post(url, data=params, headers=headers, timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise GraphError(f"network error: {type(exc).__name__}") from exc
+        resp = self._send(method, url, params)
         self._usage = _usage(resp.headers)
         try:
             body = resp.json()

@@ -7,6 +7,15 @@ Outcomes by error class (see nexus.graph.errors):
   maxReceiveCount;
 - permanent: integration ``needs_reauth``, run ``needs_reauth``; the job goes to the
   dead-letter queue at once with its error class and code, and is acknowledged.
+
+Time (contract §6): each job runs against a :class:`~nexus.deadline.Deadline`, the
+invocation's remaining time less a margin kept for recording outcomes. A job is not started
+when less than ``INGEST_JOB_BUDGET_SECONDS`` is left, and a job whose Graph calls run out of
+time stops (run ``deferred``, code ``deadline``); either way its message is given back
+(visible again after ``INGEST_REQUEUE_DELAY_SECONDS``) and reported as a batch item failure,
+so another invocation picks it up soon instead of this one being killed mid-way. Nothing is
+half-written: a job stores its snapshot in one statement, after Graph, and replays are
+idempotent upserts.
 """
 
 from __future__ import annotations
@@ -14,12 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from nexus import crypto
-from nexus.graph.client import GraphClient, PageResult, make_session
+from nexus.deadline import Deadline, OutOfTime, RemainingTime
+from nexus.graph.client import GraphClient, PageResult
 from nexus.graph.errors import ErrorClass, GraphError
 from nexus.ingest import queue
 from nexus.ingest.job import IngestJob
@@ -35,6 +45,15 @@ class Retry(Exception):
     """Report this message as a batch item failure so SQS delivers it again."""
 
 
+class GivenBack(Retry):
+    """Out of time: the message was given back for another invocation, the job either
+    ``not_started`` or ``interrupted`` by its deadline."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"given back: {reason}")
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: str
@@ -44,16 +63,23 @@ class Outcome:
     error_code: str | None = None
 
 
-def default_client(token: str) -> GraphClient:
+def default_client(token: str, *, deadline: Deadline | None = None) -> GraphClient:
     settings = get_settings()
     return GraphClient(
         token,
         base_url=settings.graph_api_base_url,
         version=settings.graph_api_version,
         timeout=settings.graph_timeout_seconds,
+        retries=settings.graph_retries,
         usage_ceiling=settings.graph_usage_ceiling,
-        session=make_session(settings.graph_retries),
+        deadline=deadline,
     )
+
+
+def time_left(context: RemainingTime) -> Deadline:
+    """The deadline for this invocation's jobs: its remaining time less the margin kept
+    for recording outcomes and giving messages back."""
+    return Deadline.from_context(context, margin=get_settings().ingest_deadline_margin_seconds)
 
 
 def window(snapshot: Any, days: int) -> tuple[int, int]:
@@ -63,7 +89,9 @@ def window(snapshot: Any, days: int) -> tuple[int, int]:
     return int(start.timestamp()), int(end.timestamp())
 
 
-def handle_message(body: str, *, receipt_handle: str | None = None) -> Outcome:
+def handle_message(
+    body: str, *, receipt_handle: str | None = None, deadline: Deadline | None = None
+) -> Outcome:
     """One SQS message: a job to process, or a malformed body that can never succeed and is
     parked in the dead-letter queue at once, unchanged."""
     try:
@@ -72,7 +100,24 @@ def handle_message(body: str, *, receipt_handle: str | None = None) -> Outcome:
         logger.error("malformed ingest job dead-lettered")
         queue.send_to_dlq(body, error_class="permanent", error_code="invalid_message")
         return Outcome(status="dead-lettered")
-    return process(job, body=body, receipt_handle=receipt_handle)
+    return process(job, body=body, receipt_handle=receipt_handle, deadline=deadline)
+
+
+def _give_back(
+    job: IngestJob, reason: str, *, receipt_handle: str | None, sqs: Any, left: float
+) -> NoReturn:
+    delay = get_settings().ingest_requeue_delay_seconds
+    held = bool(receipt_handle) and queue.give_back(str(receipt_handle), delay, sqs=sqs)
+    logger.warning(
+        "out of time; job given back",
+        extra={
+            "integration_id": job.integration_id,
+            "reason": reason,
+            "seconds_left": round(left, 3),
+            "visible_in": delay if held else "the queue's visibility timeout",
+        },
+    )
+    raise GivenBack(reason)
 
 
 def process(
@@ -80,10 +125,18 @@ def process(
     *,
     body: str,
     receipt_handle: str | None = None,
-    client_factory: ClientFactory = default_client,
+    client_factory: ClientFactory | None = None,
     sqs: Any = None,
     repo: IngestRepository = REPOSITORY,
+    deadline: Deadline | None = None,
 ) -> Outcome:
+    """``client_factory`` (tests) builds the Graph client; by default it is the real one,
+    bound to ``deadline`` (default: none)."""
+    deadline = deadline or Deadline.never()
+    if not deadline.allows(get_settings().ingest_job_budget_seconds):
+        _give_back(
+            job, "not_started", receipt_handle=receipt_handle, sqs=sqs, left=deadline.remaining()
+        )
     target = repo.target(integration_id=job.integration_id, organization_id=job.organization_id)
     if target is None:
         # No such integration in that organization: the message can never succeed.
@@ -96,10 +149,24 @@ def process(
         return Outcome(status="skipped")
     token = crypto.decrypt(target.token_ciphertext, target.integration_id)
     since, until = window(job.snapshot_date, get_settings().ingest_window_days)
+    factory = client_factory or (lambda t: default_client(t, deadline=deadline))
     try:
-        result: PageResult = client_factory(token).page_posts(target.external_id, since, until)
+        result: PageResult = factory(token).page_posts(target.external_id, since, until)
     except GraphError as exc:
         return _failed(job, exc, body=body, receipt_handle=receipt_handle, sqs=sqs, repo=repo)
+    except OutOfTime:
+        # Nothing of this job is stored yet; the run says it will be tried again.
+        repo.record_failure(
+            organization_id=job.organization_id,
+            integration_id=job.integration_id,
+            snapshot=job.snapshot_date,
+            status="deferred",
+            error_code=OutOfTime.error_code,
+            needs_reauth=False,
+        )
+        _give_back(
+            job, "interrupted", receipt_handle=receipt_handle, sqs=sqs, left=deadline.remaining()
+        )
 
     status = "partial" if result.failed else "ok"
     failures = [p.error for p in result.posts if p.error is not None]

@@ -76,6 +76,22 @@ def send_to_dlq(
     )
 
 
+def give_back(
+    receipt_handle: str, seconds: int, *, sqs: Any = None, url: str | None = None
+) -> bool:
+    """Make a message this invocation cannot finish visible again in ``seconds``; False when
+    SQS could not be told (the message then returns after the queue's visibility timeout,
+    which loses nothing)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        hold(receipt_handle, seconds, sqs=sqs, url=url)
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("could not give the message back early", extra={"error": type(exc).__name__})
+        return False
+    return True
+
+
 def hold(receipt_handle: str, seconds: int, *, sqs: Any = None, url: str | None = None) -> None:
     """Keep a received message invisible for ``seconds`` from now (SQS caps this at 12 h):
     a throttled job until the quota is back; a job given back for lack of time only for a
