@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from nexus.graph import catalogue
+from nexus.ingest.job import IngestJob
+from nexus.settings import get_settings
 from nexus_local.fake_graph import FakeGraph, FakePage, make_posts
 from tests.support.api import Api
 from tests.support.queues import MAX_RECEIVE, Queues, connect, fire_schedule
@@ -272,6 +275,103 @@ class TestIsolation:
         assert parked["Body"] == '{"schema_version": 9}'
         assert parked["MessageAttributes"]["error_code"]["StringValue"] == "invalid_message"
         assert len(metrics(api, seller)) == 8
+
+
+class TestTimeBudget:
+    """Contract §6: a batch whose jobs cannot all finish in the invocation's remaining time
+    ends with the finished ones deleted and the unfinished ones given back (visible again
+    soon, not deleted, not dead-lettered), instead of the invocation being killed mid-way."""
+
+    REMAINING = 5.0  # seconds before the function's Timeout when the batch arrives
+    MARGIN = 2.0  # kept back for recording outcomes: the jobs' deadline is 3 s away
+
+    def _queue_in_order(self, queues: Queues, conn: Any, page_ids: list[str]) -> None:
+        found = dict(
+            (external, (integration, org))
+            for integration, org, external in conn.execute(
+                "SELECT id::text, organization_id::text, external_id FROM integrations"
+            ).fetchall()
+        )
+        for page_id in page_ids:
+            integration, org = found[page_id]
+            job = IngestJob(integration_id=integration, organization_id=org, snapshot_date=TODAY)
+            queues.sqs.send_message(QueueUrl=queues.url, MessageBody=job.body())
+
+    def _runs(self, conn: Any) -> dict[str, tuple[str, str | None, bool, int]]:
+        rows = conn.execute(
+            "SELECT i.external_id, r.status, r.error_code, r.finished_at IS NOT NULL,"
+            " r.attempts FROM ingestion_runs r JOIN integrations i ON i.id = r.integration_id"
+        ).fetchall()
+        return {
+            page: (status, code, finished, attempts)
+            for page, status, code, finished, attempts in rows
+        }
+
+    def test_unfinished_jobs_are_given_back_and_finished_ones_deleted(
+        self,
+        api: Api,
+        seller: str,
+        queues: Queues,
+        graph: FakeGraph,
+        conn: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        for key, value in {
+            "INGEST_DEADLINE_MARGIN_SECONDS": self.MARGIN,
+            "INGEST_JOB_BUDGET_SECONDS": 1,
+            "INGEST_REQUEUE_DELAY_SECONDS": 1,
+            "GRAPH_RETRIES": 3,  # the production default: a hung Graph cost 43 s before
+        }.items():
+            monkeypatch.setenv(key, str(value))
+        get_settings.cache_clear()
+        # Given three pages, the second one's Graph hanging, queued in that order
+        graph.pages["333"] = FakePage(id="333", token="token-333", posts=make_posts("333", 5))
+        for page in graph.pages.values():
+            connect(api, seller, page)
+        graph.pages["222"].hang = True
+        self._queue_in_order(queues, conn, ["111", "222", "333"])
+        # When one invocation with 5 s left gets the batch
+        started = time.monotonic()
+        messages, result = queues.deliver(remaining=self.REMAINING)
+        took = time.monotonic() - started
+        print(
+            f"\nhung Graph: the batch returned after {took:.2f} s of the {self.REMAINING:.0f} s"
+            f" left (jobs' deadline {self.REMAINING - self.MARGIN:.0f} s); before the"
+            " deadline a hung job alone took ~43 s (4 x 10 s timeouts + 3.5 s backoff)"
+        )
+        # Then it returned before its Timeout, its jobs' deadline kept
+        assert took < self.REMAINING
+        pages = [json.loads(m["Body"])["integration_id"] for m in messages]
+        assert len(pages) == 3
+        # The first job finished and its message was deleted; the hung one and the one
+        # there was no time left for are reported for a retry
+        ids = [m["MessageId"] for m in messages]
+        assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == ids[1:]
+        assert self._runs(conn) == {
+            "111": ("ok", None, True, 1),
+            "222": ("deferred", "deadline", False, 1),  # interrupted: to be tried again
+        }  # 333 was never started: no run
+        assert conn.execute("SELECT count(*) FROM analytics_daily_metrics").fetchone() == (30,)
+        # And the two are given back: in the queue, not in flight for the queue's 360 s
+        # visibility timeout, but visible again within a second; not dead-lettered
+        assert queues.depth() == 2 and queues.depth(queues.dlq_url) == 0
+        time.sleep(1.5)
+        assert queues.visible() == 2
+        # When Graph answers again and another invocation picks them up
+        graph.pages["222"].hang = False
+        messages, result = queues.deliver()
+        # Then both finish, nothing was lost and no row doubled
+        assert len(messages) == 2 and result["batchItemFailures"] == []
+        assert all(m["Attributes"]["ApproximateReceiveCount"] == "2" for m in messages)
+        assert self._runs(conn) == {
+            "111": ("ok", None, True, 1),
+            "222": ("ok", None, True, 2),
+            "333": ("ok", None, True, 1),
+        }
+        assert conn.execute("SELECT count(*) FROM analytics_daily_metrics").fetchone() == (
+            30 + 8 + 5,
+        )
+        assert queues.depth() == 0 and queues.depth(queues.dlq_url) == 0
 
 
 class TestSecrecy:

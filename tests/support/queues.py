@@ -3,7 +3,9 @@ event source mapping, and the calls that connect a page and fire the schedule.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,15 +56,28 @@ class Queues:
             attrs["ApproximateNumberOfMessagesNotVisible"]
         )
 
-    def deliver(self, max_messages: int = 10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """One poll of Lambda's event source mapping: receive a batch, invoke the consumer,
-        delete what it did not report as failed, make the failures visible again."""
+    def visible(self, url: str | None = None) -> int:
+        """Messages a receive could get now (not in flight)."""
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"])
+
+    def deliver(
+        self, max_messages: int = 10, *, remaining: float | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """One poll of Lambda's event source mapping: receive a batch, invoke the consumer
+        (with ``remaining`` seconds before its Timeout, if given), delete what it did not
+        report as failed; the failures stay in the queue until their visibility ends."""
         messages = self.receive(max_messages=max_messages)
         if not messages:
             return [], {"batchItemFailures": []}
         arn = "arn:aws:sqs:us-east-1:123456789012:IngestQueue"
         event = {"Records": [sqs_record(m, arn) for m in messages]}
-        result = metrics_app.lambda_handler(event, lambda_context("IngestMetricsFunction"))
+        context = lambda_context("IngestMetricsFunction")
+        if remaining is not None:
+            context = dataclasses.replace(context, deadline=time.monotonic() + remaining)
+        result = metrics_app.lambda_handler(event, context)
         failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
         for m in messages:
             if m["MessageId"] not in failed:
