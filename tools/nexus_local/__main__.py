@@ -6,7 +6,10 @@
 - the schedule and the SQS event source mapping as the template declares them;
 - an embedded PostgreSQL whose data lives in .local/ (DATABASE_URL overrides);
 - the Graph API at GRAPH_API_BASE_URL, else a sandbox Graph server with demo pages
-  (GRAPH_SANDBOX_PORT, default 3002).
+  (GRAPH_SANDBOX_PORT, default 3002);
+- each function's execution environments as OS processes of their own (--isolation,
+  LOCAL_ISOLATION), at most its ReservedConcurrentExecutions, else LOCAL_MAX_ENVIRONMENTS
+  (default 4), each with the function's own environment variables (nexus_local.runtime).
 
 Once up, it records where it listens in <data dir>/stack.json (read by make ops ARGS=--local,
 make walkthrough and make invoke) and writes <data dir>/env.json for sam local --env-vars.
@@ -33,7 +36,7 @@ from nexus_local.aws import LocalAws, use_local_endpoint
 from nexus_local.events import Scheduler, SqsPoller
 from nexus_local.fake_graph import FakeGraph, demo_pages
 from nexus_local.lambda_api import make_lambda_server
-from nexus_local.runtime import Runtime
+from nexus_local.runtime import Runtime, common_variables
 from nexus_local.schedules import next_fire, validate
 from nexus_local.server import make_api_server
 from nexus_local.template import ROOT, App, parse
@@ -61,6 +64,13 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed-demo", action="store_true", help="create a demo seller")
     parser.add_argument("--no-schedule", action="store_true", help="do not fire the schedule")
+    parser.add_argument(
+        "--isolation",
+        choices=["process", "thread"],
+        default=env("LOCAL_ISOLATION", "process"),
+        help="each emulated execution environment an OS process (default, as on AWS) or a"
+        " thread of this one (LOCAL_ISOLATION)",
+    )
     return parser.parse_args(argv)
 
 
@@ -134,9 +144,9 @@ class Stack:
         template = parse()
         for schedule in template.schedules:
             validate(schedule.expression)  # a bad expression is a one-line start error
-        # The functions' environment as the template sets it (POWERTOOLS_SERVICE_NAME among
-        # it), before anything creates the layer's Powertools Logger.
-        self._function_environment(template)
+        # What every function's environment shares (POWERTOOLS_SERVICE_NAME among it), before
+        # anything in this process creates the layer's Powertools Logger (the migrations).
+        self._shared_environment(template)
         a.data_dir.mkdir(parents=True, exist_ok=True)
         database_url = os.environ.get("DATABASE_URL")
         if not database_url:
@@ -155,9 +165,9 @@ class Stack:
         if self.sandbox:
             self.graph = FakeGraph(demo_pages())
             os.environ["GRAPH_API_BASE_URL"] = self.graph.start(a.graph_port)
-        self._function_environment(self.app)
 
-        self.runtime = Runtime(self.app)
+        # Each function's own environment goes to its environments only (the runtime).
+        self.runtime = Runtime(self.app, isolation=a.isolation)
         self.runtime.load_all()
         self.gateway = Gateway(self.app, self.runtime)
         self.servers = [
@@ -165,7 +175,7 @@ class Stack:
             make_lambda_server(a.host, a.lambda_port, self.runtime),
         ]
         for source in self.app.sqs_sources:
-            for _ in range(min(source.max_concurrency, 2)):
+            for _ in range(min(source.max_concurrency, self.runtime.limit(source.function_id))):
                 poller = SqsPoller(
                     self.runtime,
                     source,
@@ -186,11 +196,13 @@ class Stack:
             self.demo_seeded = True
 
     @staticmethod
-    def _function_environment(app: App) -> None:
-        # One process stands for every function: each variable the template sets, unless
-        # the environment (or the stack itself) already has it.
-        for fn in app.functions.values():
-            for key, value in fn.environment.items():
+    def _shared_environment(app: App) -> None:
+        # Only Powertools' settings: the rest of what every function shares (DB_USER, the
+        # empty placeholders) would change what this process's own work (the migrations, as
+        # the schema owner) does; the environment (the developer's, or the stack's own
+        # values) wins.
+        for key, value in common_variables(app).items():
+            if key.startswith("POWERTOOLS_"):
                 os.environ.setdefault(key, value)
 
     def _urls(self) -> dict[str, str]:

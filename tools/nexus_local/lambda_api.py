@@ -8,8 +8,9 @@ import contextlib
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from nexus_local.httpd import LocalHTTPServer
 from nexus_local.runtime import InvocationError, Runtime
 
 _PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
@@ -70,10 +71,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(
                 200,
                 {
-                    "errorMessage": str(exc.error),
-                    "errorType": type(exc.error).__name__,
+                    "errorMessage": exc.message,
+                    "errorType": exc.error_type,
                     "requestId": exc.request_id,
-                    "stackTrace": [],
+                    "stackTrace": exc.stack_trace,
                 },
                 {"X-Amz-Function-Error": "Unhandled"},
             )
@@ -88,7 +89,6 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def make_lambda_server(host: str, port: int, runtime: Runtime) -> ThreadingHTTPServer:
+def make_lambda_server(host: str, port: int, runtime: Runtime) -> LocalHTTPServer:
     handler = type("Handler", (_Handler,), {"runtime": runtime})
-    ThreadingHTTPServer.daemon_threads = True
-    return ThreadingHTTPServer((host, port), handler)
+    return LocalHTTPServer((host, port), handler)

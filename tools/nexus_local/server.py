@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from nexus_local.apigw import MAX_PAYLOAD, Gateway, HttpRequest, HttpResponse, gateway_answer
+from nexus_local.httpd import LocalHTTPServer
 from nexus_local.openapi import OUTPUT as OPENAPI_FILE
 
 log = logging.getLogger("nexus_local")
@@ -88,7 +89,6 @@ class _ApiHandler(BaseHTTPRequestHandler):
         log.info("%s %s", self.address_string(), format % args)
 
 
-def make_api_server(host: str, port: int, gateway: Gateway) -> ThreadingHTTPServer:
+def make_api_server(host: str, port: int, gateway: Gateway) -> LocalHTTPServer:
     handler = type("Handler", (_ApiHandler,), {"gateway": gateway})
-    ThreadingHTTPServer.daemon_threads = True
-    return ThreadingHTTPServer((host, port), handler)
+    return LocalHTTPServer((host, port), handler)

@@ -55,6 +55,8 @@ class Function:
     memory: int
     environment: dict[str, str] = field(default_factory=dict)
     layers: tuple[str, ...] = ()  # logical ids of the layers, the global ones first
+    # ReservedConcurrentExecutions: the most environments the function may have at once
+    reserved_concurrency: int | None = None
 
     @property
     def module_path(self) -> Path:
@@ -300,7 +302,15 @@ def _function(
         memory=int(props.get("MemorySize", 128)),
         environment=env,
         layers=tuple(i for i in map(_ref_id, props.get("Layers") or []) if i is not None),
+        reserved_concurrency=_reserved(props.get("ReservedConcurrentExecutions"), parameters),
     )
+
+
+def _reserved(value: Any, parameters: dict[str, str]) -> int | None:
+    """``ReservedConcurrentExecutions``, a number or a !Ref to a parameter; None when unset
+    (or an intrinsic the local stack cannot resolve, such as an !If on a condition)."""
+    resolved = None if value is None else _resolve(value, parameters)
+    return int(resolved) if resolved not in (None, "") else None
 
 
 def _routes(
