@@ -10,6 +10,8 @@
 Which way it goes is announced in one line (``announce``) before anything moves. An endpoint
 known to lack move tasks (``move_tasks=False``: the local stack) is not asked; otherwise an
 endpoint that answers the probe with "not implemented" falls back to the copy.
+
+The CLI hands it a client from ``nexus.aws`` (connect/read timeouts, bounded retries).
 """
 
 from __future__ import annotations
@@ -130,7 +132,8 @@ def _copy(
             # Long enough to finish this batch; kept ones become visible again afterwards.
             VisibilityTimeout=60,
             # A long poll asks every SQS server: a short one can answer empty while messages
-            # remain, which would end the redrive early.
+            # remain, which would end the redrive early. It must end well inside the client's
+            # read timeout (nexus.aws: 5 s by default).
             WaitTimeSeconds=1,
         ).get("Messages", [])
         fresh = [m for m in messages if m["MessageId"] not in seen]
