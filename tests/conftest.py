@@ -1,10 +1,19 @@
 """Test session: a real PostgreSQL (embedded, or DATABASE_URL), migrated once, emptied after
-every test; API calls go through the template's routes and authorizer in-process."""
+every test; API calls go through the template's routes and authorizer in-process.
+
+Database logins: ``DATABASE_URL`` is the owner's (migrations, Given/Then steps through
+``conn``). A function invoked through the runtime logs in as its template ``DB_USER`` role
+on that server; code a test calls directly (a repository, a service, a handler) logs in as
+the role of the test's ``db_role`` marker (``pytestmark = pytest.mark.db_role("nexus_products")``
+for a module), or of :data:`MODULE_ROLES`, or as the owner when neither names one. The
+``as_role`` fixture switches mid-test. So a grant the code needs and 0002_roles.sql lacks
+fails here, not on AWS.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -17,6 +26,25 @@ from nexus_local.apigw import Gateway, HttpRequest, build_event
 from nexus_local.runtime import Runtime
 from nexus_local.template import parse
 from tests.support.api import TEST_SECRETS, Api
+
+# Modules that exercise one domain by calling its code directly, and the role it runs as on
+# AWS (new modules use the db_role marker instead).
+MODULE_ROLES = {
+    "tests.integration.test_fanout": "nexus_fanout",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "db_role(role): code the test calls directly logs in as this PostgreSQL role"
+    )
+
+
+def _db_role(request: pytest.FixtureRequest) -> str | None:
+    marker = request.node.get_closest_marker("db_role")
+    if marker is not None:
+        return str(marker.args[0])
+    return MODULE_ROLES.get(request.node.module.__name__)
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +76,11 @@ def env(
         values["DATABASE_URL"] = request.getfixturevalue("database_url")
     else:
         monkeypatch.delenv("DATABASE_URL", raising=False)
+    role = _db_role(request)
+    if role is not None:
+        values["DB_USER"] = role
+    else:
+        monkeypatch.delenv("DB_USER", raising=False)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
@@ -58,6 +91,24 @@ def env(
     if needs_db:
         with psycopg.connect(values["DATABASE_URL"], autocommit=True) as conn:
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def as_role(
+    database_url: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str | None], None]:
+    """``as_role("nexus_products")``: from here on, code this test calls directly logs in as
+    that role (``None``: as the owner again)."""
+
+    def switch(role: str | None) -> None:
+        if role is None:
+            monkeypatch.delenv("DB_USER", raising=False)
+        else:
+            monkeypatch.setenv("DB_USER", role)
+        get_settings.cache_clear()  # nexus.db reconnects when the settings change
+        db.close()
+
+    return switch
 
 
 @pytest.fixture

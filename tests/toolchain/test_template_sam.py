@@ -1,6 +1,6 @@
 """The template as SAM itself transforms it (samtranslator from the SAM CLI that make installs):
 the local stack reads every function as SAM deploys it, Globals applied, and each function's
-role gets database access only through its DbConnect policy."""
+role gets database access only through the DbConnect policy of its own PostgreSQL role."""
 
 from __future__ import annotations
 
@@ -94,9 +94,27 @@ def test_sam_and_the_local_stack_read_each_function_alike(deployed: dict[str, An
 def test_database_access_reaches_the_roles_only_through_the_policy(
     deployed: dict[str, Any],
 ) -> None:
-    for name in parse().functions:
+    """Each function's role attaches exactly the DbConnect policy of its DB_USER (none for
+    the authorizer), and no inline statement allows rds-db; the migration, the owner, reads
+    the master secret instead and its security groups reach Aurora."""
+    policy_of = {
+        props["Properties"]["PolicyDocument"]["Statement"][0]["Resource"]["Fn::Sub"][1][
+            "DbUser"
+        ]: name
+        for name, props in deployed.items()
+        if props["Type"] == "AWS::IAM::ManagedPolicy"
+    }
+    for name, fn in parse().functions.items():
         role = deployed[f"{name}Role"]["Properties"]
         inline = json.dumps(role.get("Policies", []))
         assert "rds-db" not in inline, name
-        connects = {"Ref": "DbConnectOwnerPolicy"} in role["ManagedPolicyArns"]
-        assert connects == (name != "AuthorizerFunction"), name
+        attached = [a["Ref"] for a in role["ManagedPolicyArns"] if "Ref" in a]
+        db_user = fn.environment.get("DB_USER")
+        if name == "MigrationFunction":
+            assert attached == [] and "MasterUserSecret" in inline, name
+            groups = deployed[name]["Properties"]["VpcConfig"]["SecurityGroupIds"]
+            assert {"Ref": "MigrationSecurityGroup"} in groups, name
+        elif db_user is None:
+            assert attached == [], name
+        else:
+            assert attached == [policy_of[db_user]], name

@@ -66,12 +66,28 @@ def test_globals_hold_what_every_function_shares(template: dict[str, Any]) -> No
     assert glob["Layers"] == [{"Ref": "SharedLayer"}]
     for name, fn in functions(template).items():
         props = fn["Properties"]
-        assert not set(SHARED) & props.keys(), f"{name} overrides {set(SHARED) & props.keys()}"
-        # A function's own variables add to the shared ones; the one it may replace is
-        # DB_USER, the PostgreSQL role it logs in as.
+        # The one exception: the migration adds a security group (its way in to Aurora).
+        exempt = {"VpcConfig"} if name == "MigrationFunction" else set()
+        overridden = (set(SHARED) & props.keys()) - exempt
+        assert not overridden, f"{name} overrides {overridden}"
+        # A function's own variables add to the shared ones; only the migration replaces
+        # one: DB_HOST, the cluster instead of the proxy.
         own = (props.get("Environment") or {}).get("Variables") or {}
         shared_env = glob["Environment"]["Variables"]
-        assert not (own.keys() & shared_env.keys()) - {"DB_USER"}, name
+        replaced = {"DB_HOST"} if name == "MigrationFunction" else set()
+        assert not (own.keys() & shared_env.keys()) - replaced, name
+
+
+def test_only_the_migration_reaches_aurora_itself(template: dict[str, Any]) -> None:
+    props = template["Resources"]["MigrationFunction"]["Properties"]
+    assert props["VpcConfig"] == {"SecurityGroupIds": [{"Ref": "MigrationSecurityGroup"}]}
+    assert merged(template, "MigrationFunction")["VpcConfig"]["SecurityGroupIds"] == [
+        {"Ref": "FunctionSecurityGroup"},
+        {"Ref": "MigrationSecurityGroup"},
+    ]
+    assert env(template, "MigrationFunction")["DB_HOST"] == {
+        "Fn::GetAtt": ["DbCluster", "Endpoint.Address"]
+    }
 
 
 def test_every_function_gets_the_globals(template: dict[str, Any]) -> None:
@@ -81,7 +97,8 @@ def test_every_function_gets_the_globals(template: dict[str, Any]) -> None:
     for name, fn in app.functions.items():
         props = merged(template, name)
         for key in SHARED:
-            assert props[key] == glob[key], name
+            if (name, key) != ("MigrationFunction", "VpcConfig"):  # its own test, below
+                assert props[key] == glob[key], name
         assert fn.handler == "app.lambda_handler"
         assert fn.layers[0] == "SharedLayer", name
         assert props["LoggingConfig"] == {
@@ -282,7 +299,10 @@ def test_functions_run_in_private_subnets_behind_the_proxy(template: dict[str, A
     proxy_in = resources["ProxySecurityGroup"]["Properties"]["SecurityGroupIngress"]
     db_in = resources["DatabaseSecurityGroup"]["Properties"]["SecurityGroupIngress"]
     assert [r["SourceSecurityGroupId"] for r in proxy_in] == [{"Ref": "FunctionSecurityGroup"}]
-    assert [r["SourceSecurityGroupId"] for r in db_in] == [{"Ref": "ProxySecurityGroup"}]
+    assert [r["SourceSecurityGroupId"] for r in db_in] == [
+        {"Ref": "ProxySecurityGroup"},
+        {"Ref": "MigrationSecurityGroup"},
+    ]
     assert template["Globals"]["Function"]["Environment"]["Variables"]["DB_HOST"] == {
         "Fn::GetAtt": ["DbProxy", "Endpoint"]
     }
@@ -300,7 +320,9 @@ def test_database_is_encrypted_protected_in_prod_and_proxy_requires_tls_and_iam(
     assert props["DeletionProtection"] == {"Fn::If": ["IsProd", True, False]}
     proxy = resources["DbProxy"]["Properties"]
     assert proxy["RequireTLS"] is True
-    assert proxy["Auth"][0]["IAMAuth"] == "REQUIRED"
+    # End-to-end IAM: clients and the proxy both sign in with IAM tokens, no secrets.
+    assert proxy["DefaultAuthScheme"] == "IAM_AUTH"
+    assert "Auth" not in proxy
 
 
 def db_role(template: dict[str, Any], policy_id: str) -> Any:
@@ -334,7 +356,8 @@ def grants(template: dict[str, Any], name: str) -> set[str]:
             role = db_role(template, value)
             out.add(f"db:{role['Ref'] if isinstance(role, dict) else role}")
         elif kind == "AWSSecretsManagerGetSecretValuePolicy":
-            out.add(f"secret:{value['SecretArn']['Ref']}")
+            arn = value["SecretArn"]
+            out.add(f"secret:{arn['Ref'] if 'Ref' in arn else '.'.join(arn['Fn::GetAtt'])}")
         elif kind == "SQSSendMessagePolicy":
             out.add(f"sqs-send:{value['QueueName']['Fn::GetAtt'][0]}")
         elif kind == "SQSPollerPolicy":
@@ -347,22 +370,23 @@ def grants(template: dict[str, Any], name: str) -> set[str]:
 # Least privilege, pinned: what each function may do beyond writing its logs and traces.
 # A change here is a change in what a function may reach.
 ACCESS = {
-    "MigrationFunction": {"db:DatabaseUser"},
+    # The schema owner: the master secret, straight to the cluster (no rds-db:connect).
+    "MigrationFunction": {"secret:DbCluster.MasterUserSecret.SecretArn"},
     "AuthorizerFunction": {"secret:JwtSecret"},
-    "AuthFunction": {"secret:JwtSecret", "secret:PasswordPepperSecret", "db:DatabaseUser"},
-    "ProductsFunction": {"db:DatabaseUser"},
-    "CheckoutFunction": {"secret:PaymentWebhookSecret", "db:DatabaseUser"},
+    "AuthFunction": {"secret:JwtSecret", "secret:PasswordPepperSecret", "db:nexus_auth"},
+    "ProductsFunction": {"db:nexus_products"},
+    "CheckoutFunction": {"secret:PaymentWebhookSecret", "db:nexus_checkout"},
     "IntegrationsFunction": {
         "secret:TokenEncryptionKeySecret",
         "sqs-send:IngestQueue",
-        "db:DatabaseUser",
+        "db:nexus_integrations",
     },
-    "IngestFanoutFunction": {"sqs-send:IngestQueue", "db:DatabaseUser"},
+    "IngestFanoutFunction": {"sqs-send:IngestQueue", "db:nexus_fanout"},
     "IngestMetricsFunction": {
         "secret:TokenEncryptionKeySecret",
         "sqs-send:IngestDeadLetterQueue",
         "sqs-poll:IngestQueue",
-        "db:DatabaseUser",
+        "db:nexus_ingest",
     },
 }
 
@@ -373,23 +397,50 @@ def test_least_privilege_per_function(template: dict[str, Any]) -> None:
         assert "Role" not in fn["Properties"], name  # SAM's role, built from the Policies
 
 
+def migration_roles() -> set[str]:
+    """The roles 0002_roles.sql creates (its VALUES list of time budgets)."""
+    sql = (ROOT / "layers/shared/nexus/db/migrations/0002_roles.sql").read_text()
+    return set(re.findall(r"^\s*\('(nexus_\w+)',", sql, flags=re.MULTILINE))
+
+
 def test_database_access_is_one_managed_policy_per_role_matching_db_user(
     template: dict[str, Any],
 ) -> None:
     resources = template["Resources"]
     policies = {k for k, v in resources.items() if v["Type"] == "AWS::IAM::ManagedPolicy"}
-    assert policies == {"DbConnectOwnerPolicy"}
-    roles = [db_role(template, p) for p in sorted(policies)]
-    assert len({json.dumps(r, sort_keys=True) for r in roles}) == len(roles)  # one per role
+    roles = {p: db_role(template, p) for p in sorted(policies)}
+    assert len(set(roles.values())) == len(roles)  # one policy per role
+    assert set(roles.values()) == migration_roles()
     attached: set[str] = set()
     for name, fn in functions(template).items():
         refs = [p["Ref"] for p in fn["Properties"].get("Policies", []) if "Ref" in p]
-        assert len(refs) <= 1, f"{name} logs in as one role"
-        if refs:
-            # The role the function logs in as (DB_USER) is the one its policy allows.
-            assert env(template, name)["DB_USER"] == db_role(template, refs[0]), name
-            attached.add(refs[0])
+        db_user = env(template, name).get("DB_USER")
+        if name == "MigrationFunction":
+            # Only the migration is the owner, and it does not go through the proxy.
+            assert (db_user, refs) == ({"Ref": "DatabaseUser"}, []), name
+            continue
+        if db_user is None:
+            assert refs == [], f"{name} has no role but may connect"
+            continue
+        # Exactly the policy of the role the function logs in as.
+        assert [roles[r] for r in refs] == [db_user], name
+        attached.update(refs)
     assert attached == policies, "a DbConnect policy no function attaches"
+
+
+def test_the_proxy_signs_in_to_aurora_as_exactly_the_function_roles(
+    template: dict[str, Any],
+) -> None:
+    (policy,) = template["Resources"]["DbProxyRole"]["Properties"]["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "rds-db:connect")
+    prefix = "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:"
+    users = set()
+    for resource in statement["Resource"]:
+        arn = resource["Fn::Sub"]
+        assert arn.startswith(prefix + "${DbCluster.DBClusterResourceId}/"), arn
+        users.add(arn.rsplit("/", 1)[1])
+    assert users == migration_roles()  # never the owner: it signs in with its password
 
 
 def test_migrations_run_on_every_new_layer_version(template: dict[str, Any]) -> None:
@@ -471,8 +522,11 @@ def test_functions_are_told_the_queues_they_may_use_and_only_those(
         told_secrets = {key: s for key, s in refs.items() if s in secrets}
         assert all(key.endswith("_ARN") for key in told_secrets), name
         assert set(told_secrets.values()) == {
-            g.split(":", 1)[1] for g in allowed if g.startswith("secret:")
+            g.split(":", 1)[1] for g in allowed if g.startswith("secret:") and "." not in g
         }, name
+    assert env(template, "MigrationFunction")["DB_SECRET_ARN"] == {
+        "Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]
+    }
     assert env(template, "IntegrationsFunction")["INGEST_QUEUE_URL"] == {"Ref": "IngestQueue"}
     assert env(template, "IngestFanoutFunction")["INGEST_QUEUE_URL"] == {"Ref": "IngestQueue"}
     consumer = env(template, "IngestMetricsFunction")

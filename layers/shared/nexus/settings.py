@@ -16,15 +16,19 @@ from pydantic import BaseModel, ConfigDict, Field
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    # Database: DATABASE_URL locally; on AWS the RDS Proxy endpoint with IAM authentication
-    # (a short-lived token per connection, TLS required).
+    # Database: DATABASE_URL locally (the owner's; with DB_USER, that server as DB_USER's
+    # role); on AWS the RDS Proxy endpoint with IAM authentication for DB_USER (a short-lived
+    # token per connection, TLS required). DB_SECRET_ARN only for the migration: the owner
+    # logs in to the cluster with the master secret's password.
     database_url: str | None = None
     db_host: str | None = None
     db_port: int = 5432
     db_name: str = "nexus"
     db_user: str | None = None
+    db_secret_arn: str | None = None
     aws_region: str = "us-east-1"
-    db_connect_timeout: int = Field(default=5, ge=1, le=30)
+    # Contract §6: a connection attempt gives up within 3 s (then 503 + Retry-After).
+    db_connect_timeout: int = Field(default=3, ge=1, le=3)
     db_retry_after_seconds: int = Field(default=2, ge=1, le=120)
 
     # Tokens

@@ -8,11 +8,20 @@
   Repositories call these; nothing else in the layer touches psycopg.
 - A broken connection is replaced on the next call; when the database cannot be reached the
   caller gets :class:`~nexus.errors.ServiceUnavailable` (503 + Retry-After), never a hang
-  (``connect_timeout``, TCP keepalives).
+  (``connect_timeout`` of at most 3 s, TCP keepalives).
+- Each function logs in as its own role (``DB_USER``), whose ``statement_timeout``,
+  ``lock_timeout`` and ``idle_in_transaction_session_timeout`` the migrations set on the role
+  (0002_roles.sql): a statement that waits too long for a lock or runs too long is cancelled
+  by the server and becomes the same 503 (:func:`run`), without a session ``SET``.
+- Where: ``DATABASE_URL`` (locally, tests) is the owner's URL; with ``DB_USER`` set too, the
+  connection goes to that server and database as that role, without a password. On AWS,
+  ``DB_HOST`` (RDS Proxy) with a 15-minute IAM token for ``DB_USER``; the migration alone
+  sets ``DB_SECRET_ARN`` and logs in as the owner with the master secret's password.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, LiteralString
@@ -55,9 +64,31 @@ def _iam_token(settings: Settings) -> str:
     return token
 
 
+def _password(settings: Settings) -> str:
+    if settings.db_secret_arn:
+        # The migration's owner login (straight to the cluster): the RDS-managed master
+        # secret, a JSON document with the current password.
+        from nexus.secrets import resolve_secret
+
+        secret = resolve_secret(None, settings.db_secret_arn, name="DB_SECRET_ARN")
+        return str(json.loads(secret)["password"])
+    return _iam_token(settings)
+
+
+def _as_role(database_url: str, role: str | None) -> str:
+    """DATABASE_URL's server and database, logged in as ``role`` (no password: the roles
+    have none); DATABASE_URL itself when no role is set."""
+    if not role:
+        return database_url
+    info = psycopg.conninfo.conninfo_to_dict(database_url)
+    info.pop("password", None)
+    info["user"] = role
+    return psycopg.conninfo.make_conninfo("", **info)
+
+
 def _conninfo(settings: Settings) -> dict[str, Any]:
     if settings.database_url:
-        return {"conninfo": settings.database_url}
+        return {"conninfo": _as_role(settings.database_url, settings.db_user)}
     if settings.db_host and settings.db_user:
         return {
             "conninfo": "",
@@ -65,7 +96,7 @@ def _conninfo(settings: Settings) -> dict[str, Any]:
             "port": settings.db_port,
             "dbname": settings.db_name,
             "user": settings.db_user,
-            "password": _iam_token(settings),
+            "password": _password(settings),
             "sslmode": "require",
         }
     raise ServiceUnavailable("database is not configured")
@@ -90,8 +121,16 @@ def connect(settings: Settings | None = None) -> Conn:
     )
 
 
+# What the server raises when a role's lock_timeout or statement_timeout ends a statement.
+TIMED_OUT = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)
+
+
 def _unavailable(exc: Exception) -> ServiceUnavailable:
-    logger.warning("database unavailable", extra={"error": type(exc).__name__})
+    # The error's class and SQLSTATE only: its text can quote the statement.
+    message = "database timed out" if isinstance(exc, TIMED_OUT) else "database unavailable"
+    logger.warning(
+        message, extra={"error": type(exc).__name__, "sqlstate": getattr(exc, "sqlstate", None)}
+    )
     return ServiceUnavailable(
         "The database is briefly unavailable; retry shortly.",
         retry_after=get_settings().db_retry_after_seconds,
@@ -99,22 +138,26 @@ def _unavailable(exc: Exception) -> ServiceUnavailable:
 
 
 def get_connection() -> Conn:
+    """This thread's connection; a new one when it is gone or was made for other settings
+    (the tests and the local tools change the environment between calls)."""
+    settings = get_settings()
     conn: Conn | None = getattr(_local, "conn", None)
-    if conn is not None and not conn.closed and not conn.broken:
+    fresh = getattr(_local, "settings", None) is settings
+    if conn is not None and fresh and not conn.closed and not conn.broken:
         return conn
     if conn is not None:
         close()
     try:
-        conn = connect()
+        conn = connect(settings)
     except psycopg.OperationalError as exc:
         raise _unavailable(exc) from exc
-    _local.conn = conn
+    _local.conn, _local.settings = conn, settings
     return conn
 
 
 def close() -> None:
     conn: Conn | None = getattr(_local, "conn", None)
-    _local.conn = None
+    _local.conn = _local.settings = None
     if conn is not None:
         conn.close()
 
@@ -131,13 +174,15 @@ def run[T](work: Callable[[Conn], T], *, atomic: bool = True) -> T:
     single autocommitted statement (one round trip: no BEGIN/COMMIT).
 
     Runs once more on a fresh connection if a reused one was found dead (RDS Proxy closes
-    idle clients); ``work`` must therefore be safe to repeat after a failure.
+    idle clients); ``work`` must therefore be safe to repeat after a failure. A statement
+    the server cancelled (the role's lock or statement timeout, :data:`TIMED_OUT`) is not
+    repeated: it is a 503 at once, as is any other failure of a live connection.
     """
     conn = get_connection()
     try:
         return _attempt(conn, work, atomic)
     except psycopg.OperationalError as exc:
-        if not (conn.broken or conn.closed):
+        if isinstance(exc, TIMED_OUT) or not (conn.broken or conn.closed):
             raise _unavailable(exc) from exc
         close()
     fresh = get_connection()

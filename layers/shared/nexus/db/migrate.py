@@ -5,10 +5,17 @@ and a test session on one database). The wait for it, and for any table lock a m
 needs, is bounded by ``lock_timeout``: a runner that cannot get in fails with
 :class:`MigrationLocked` instead of hanging a deploy until CloudFormation gives up. Used by
 ``make local``, the test session, ``make migrate`` and the deploy-time MigrationFunction.
+
+The advisory lock is per database, while roles and their settings (0002_roles.sql) are the
+whole server's: two databases of one server migrating at once can collide on those shared
+catalogs (a duplicate key, "tuple concurrently updated"). Such a migration rolled back as a
+whole, so it is applied again, up to :data:`ATTEMPTS` times; the second try finds the other
+runner's roles and skips them.
 """
 
 from __future__ import annotations
 
+import time
 from importlib import resources
 
 import psycopg
@@ -17,6 +24,14 @@ from psycopg.rows import scalar_row
 # Arbitrary constant shared by every runner of this schema.
 _LOCK_ID = 7_305_117_001
 LOCK_WAIT_SECONDS = 60
+ATTEMPTS = 3
+# What a race with another database's migration on the server's shared catalogs looks like.
+_RACES = (
+    psycopg.errors.UniqueViolation,
+    psycopg.errors.InternalError_,  # XX000 "tuple concurrently updated"
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+)
 
 
 class MigrationLocked(Exception):
@@ -58,19 +73,31 @@ def migrate(
         for version, sql in available():
             if version in done:
                 continue
-            try:
-                with conn.transaction():
-                    conn.execute(sql.encode())
-                    conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
-            except psycopg.errors.LockNotAvailable as exc:
-                raise MigrationLocked(
-                    f"migration {version} waited over {lock_wait_seconds:g} s for a table lock"
-                    " (a long query or transaction holds it); nothing of it was applied"
-                ) from exc
+            _apply(conn, version, sql, lock_wait_seconds)
             applied.append(version)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     return applied
+
+
+def _apply(conn: psycopg.Connection[object], version: str, sql: str, lock_wait: float) -> None:
+    """One migration and its schema_migrations row in one transaction, tried again when it
+    lost a race on the server's shared catalogs (see the module's docstring)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                conn.execute(sql.encode())
+                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+            return
+        except psycopg.errors.LockNotAvailable as exc:
+            raise MigrationLocked(
+                f"migration {version} waited over {lock_wait:g} s for a table lock"
+                " (a long query or transaction holds it); nothing of it was applied"
+            ) from exc
+        except _RACES:
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 def main() -> int:
