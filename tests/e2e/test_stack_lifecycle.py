@@ -5,6 +5,7 @@ sockets close."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 import time
@@ -205,3 +206,115 @@ def test_ctrl_c_while_the_real_stack_starts_stops_its_postgresql(tmp_path: Path)
         p.info["name"] == "postgres" and str(tmp_path) in " ".join(p.info["cmdline"] or [])
         for p in psutil.process_iter(attrs=["name", "cmdline"])
     )
+
+
+def _postgres_on(data_dir: Path) -> list[int]:
+    return [
+        p.pid
+        for p in psutil.process_iter(attrs=["name", "cmdline"])
+        if p.info["name"] == "postgres" and str(data_dir) in " ".join(p.info["cmdline"] or [])
+    ]
+
+
+def _environments_of(pid: int) -> list[int]:
+    """The stack's emulated execution environments (its worker processes)."""
+    return [
+        child.pid
+        for child in psutil.Process(pid).children(recursive=True)
+        if "nexus_local.worker" in " ".join(child.cmdline())
+    ]
+
+
+def _gone(pids: list[int], timeout: float) -> list[int]:
+    """Those of ``pids`` still running after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def test_a_stack_killed_with_its_process_group_leaves_nothing_running(tmp_path: Path) -> None:
+    # Given the stack on its own embedded PostgreSQL, with environments serving a seller
+    stack = start_stack(tmp_path, free_port(), {"BCRYPT_ROUNDS": "4"})
+    killed = False
+    try:
+        login = {"email": "killed@example.com", "password": "a long passphrase"}
+        status, _, seller = stack.call("POST", "/auth/register", login)
+        assert status == 201, seller
+        assert stack.call("GET", "/auth/me", token=seller["access_token"])[0] == 200
+        environments = _environments_of(stack.proc.pid)
+        servers = _postgres_on(tmp_path)
+        assert len(environments) >= 2  # the authorizer's and AuthFunction's at least
+        assert servers
+        # When its whole process group is killed (no chance to stop anything)
+        os.killpg(stack.proc.pid, signal.SIGKILL)
+        stack.proc.wait(timeout=10)
+        killed = True
+        # Then no environment and no PostgreSQL process is left running
+        assert _gone(environments, 10) == []
+        assert _gone(servers, 40) == []
+        assert _postgres_on(tmp_path) == []
+    finally:
+        if not killed:
+            stack.stop()
+        elif stack.reader is not None:
+            stack.reader.join(timeout=10)
+    # And a fresh start on the same data works, with the data kept
+    again = start_stack(tmp_path, free_port(), {"BCRYPT_ROUNDS": "4"})
+    try:
+        status, _, body = again.call("POST", "/auth/login", login)
+        assert status == 200, body
+    finally:
+        assert again.stop() == 0
+    # And its clean stop stops its PostgreSQL (no handle of the killed run holds it)
+    assert _gone(_postgres_on(tmp_path), 30) == []
+
+
+OWNER = """
+import sys, time
+from pathlib import Path
+from nexus_local.postgres import EmbeddedPostgres
+EmbeddedPostgres(Path(sys.argv[1]))
+print("up", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_server_an_earlier_run_left_running_is_reused_and_stopped(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import psycopg
+
+    from nexus_local import pgguard
+    from nexus_local.postgres import EmbeddedPostgres
+    from tests.support.api import ROOT
+
+    pgdata = tmp_path / "pgdata"
+    # Given a server whose owner died with its guard (so it is still running, and the
+    # owner's dead pid is still in its list of handles)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(pgdata)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'tools'}"},
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert owner.stdout is not None and owner.stdout.readline() == "up\n"
+    for guard in psutil.Process(owner.pid).children():
+        guard.kill()
+    owner.kill()
+    owner.wait()
+    left = pgguard.postmaster(pgdata.resolve())
+    assert left is not None
+    # When the next run starts on the same data, Then it reuses that server
+    second = EmbeddedPostgres(pgdata)
+    try:
+        assert left.pid in _postgres_on(pgdata.resolve())
+        with psycopg.connect(second.url()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        second.stop()
+    # And its stop stops it: the dead owner's handle no longer counts
+    assert _gone([left.pid], 30) == []

