@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.auth import service
 from nexus.auth.models import LoginIn, RegisterIn, RegisterOut, TokenOut, UserOut
-from nexus.http import Caller, create_app, handle, responses
+from nexus.http import Caller, ClientIp, create_app, handle, responses
 from nexus.observability import logger
 
 app = create_app()
@@ -20,8 +20,8 @@ def register(body: RegisterIn) -> RegisterOut:
 
 
 @app.post("/auth/login", responses=responses(200, errors=(400, 401, 413, 422, 429, 503)))
-def login(body: LoginIn) -> TokenOut:
-    return service.login(body)
+def login(body: LoginIn, ip: ClientIp) -> TokenOut:
+    return service.login(body, ip)
 
 
 @app.get("/auth/me", responses=responses(200, errors=(404, 503)))

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import bcrypt
 import pytest
 
+from nexus.settings import get_settings
+from nexus_local.apigw import Gateway
+from nexus_local.runtime import Runtime
+from nexus_local.template import parse
 from tests.support.api import Api, assert_problem
 
 STRONG = "correct horse battery staple"
@@ -17,8 +23,8 @@ def register(api: Api, email: str = "ann@example.com", password: str = STRONG, *
     return api.post("/auth/register", json_body={"email": email, "password": password, **extra})
 
 
-def login(api: Api, email: str = "ann@example.com", password: str = STRONG) -> Any:
-    return api.post("/auth/login", json_body={"email": email, "password": password})
+def login(api: Api, email: str = "ann@example.com", password: str = STRONG, **request: Any) -> Any:
+    return api.post("/auth/login", json_body={"email": email, "password": password}, **request)
 
 
 class TestRegister:
@@ -152,7 +158,7 @@ class TestLogin:
         register(api)
         for _ in range(5):
             login(api, password="wrong password here")
-        conn.execute("UPDATE login_attempts SET attempted_at = now() - interval '16 minutes'")
+        conn.execute("UPDATE login_throttle SET window_start = now() - interval '16 minutes'")
         assert login(api).status == 200
 
     def test_unknown_addresses_are_throttled_too(self, api: Api) -> None:
@@ -168,6 +174,76 @@ class TestLogin:
         for _ in range(4):
             assert login(api, password="wrong password here").status == 401
         assert login(api).status == 200
+
+    def test_50_parallel_wrong_passwords_check_at_most_5(
+        self, database_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Contract §6: the statement that counts an attempt also decides it, so 50 attempts
+        at once for one account get at most 5 password checks; the rest are 429."""
+        runtime = Runtime(parse(), concurrency=8)
+        try:
+            busy = Api(Gateway(runtime.app, runtime))
+            register(busy)
+            checks: list[int] = []
+            real = bcrypt.checkpw
+
+            def counting(password: bytes, hashed: bytes) -> bool:
+                checks.append(1)
+                return real(password, hashed)
+
+            monkeypatch.setattr(bcrypt, "checkpw", counting)
+            start = threading.Barrier(8)
+
+            def attempt(n: int) -> Any:
+                if n < 8:
+                    start.wait()
+                return login(busy, password=f"wrong password {n}", source_ip=f"10.0.0.{n}")
+
+            with ThreadPoolExecutor(8) as pool:
+                replies = list(pool.map(attempt, range(50)))
+        finally:
+            runtime.shutdown()
+        statuses = [r.status for r in replies]
+        print(f"\n50 parallel wrong passwords: {len(checks)} checked, {statuses.count(429)} x 429")
+        assert statuses.count(401) == len(checks) <= 5
+        assert statuses.count(429) == 50 - len(checks)
+        assert all(1 <= int(r.header("retry-after")) <= 900 for r in replies if r.status == 429)
+
+    def test_one_client_ip_cannot_spray_many_accounts(self, api: Api) -> None:
+        # Given 20 failed logins (LOGIN_IP_LIMIT) from one client, each on another address
+        for n in range(20):
+            assert (
+                login(api, email=f"victim{n}@example.com", source_ip="198.51.100.4").status == 401
+            )
+        register(api)
+        # Then that client is refused even for a real account with its right password,
+        refused = login(api, source_ip="198.51.100.4")
+        assert "from this client" in assert_problem(refused, 429)["detail"]
+        # while the same account from another client logs in
+        assert login(api, source_ip="203.0.113.8").status == 200
+
+    def test_the_viewer_address_counts_only_behind_the_origin_secret(
+        self, api: Api, conn: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("ORIGIN_VERIFY_SECRET", "s3cret-from-cloudfront")
+        get_settings.cache_clear()
+        viewer = {"cloudfront-viewer-address": "203.0.113.50:46532"}
+        login(api, headers={**viewer, "x-origin-verify": "s3cret-from-cloudfront"})
+        login(api, headers={**viewer, "x-origin-verify": "guessed"})
+        login(
+            api,
+            headers={
+                "cloudfront-viewer-address": "[2001:db8::7]:443",
+                **{"x-origin-verify": "s3cret-from-cloudfront"},
+            },
+        )
+        counted = dict(conn.execute("SELECT key, attempts FROM login_throttle").fetchall())
+        assert counted == {
+            "account:ann@example.com": 3,
+            "ip:203.0.113.50": 1,
+            "ip:127.0.0.1": 1,
+            "ip:2001:db8::7": 1,
+        }
 
 
 class TestMe:

@@ -148,6 +148,8 @@ def test_unknown_route_reaching_the_function_is_problem_404(make_event: Any) -> 
         (b'{"name": "a", "price": 18446744073709551616}', 422),
         (b'{"name": "a", "price": 1e400}', 422),
         (b'{"name": "\\udfff", "price": 1}', 422),
+        (b'[{"name": "a", "price": 1, "date": null}]', 422),
+        (b"null", 422),
     ],
     ids=[
         "2 MB",
@@ -161,6 +163,8 @@ def test_unknown_route_reaching_the_function_is_problem_404(make_event: Any) -> 
         "integer beyond 64 bits",
         "double overflow",
         "lone surrogate",
+        "an object in a list",
+        "null",
     ],
 )
 def test_every_body_route_refuses_huge_and_malformed_bodies(

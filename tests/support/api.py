@@ -59,6 +59,7 @@ class Api:
         body: bytes | str | None = None,
         headers: dict[str, str] | None = None,
         token: str | None = None,
+        source_ip: str = "127.0.0.1",
     ) -> Reply:
         hdrs = {"host": "127.0.0.1:3000", "user-agent": "pytest"}
         if json_body is not None:
@@ -70,7 +71,9 @@ class Api:
         raw = body.encode() if isinstance(body, str) else (body or b"")
         path, _, query = path.partition("?")
         resp: HttpResponse = self.gateway.handle(
-            HttpRequest(method=method, path=path, query=query, headers=hdrs, body=raw)
+            HttpRequest(
+                method=method, path=path, query=query, headers=hdrs, body=raw, source_ip=source_ip
+            )
         )
         return Reply(resp.status, resp.headers, resp.body.decode("utf-8", "replace"))
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from nexus.auth.models import LoginState, UserRow
+from nexus.auth.models import LoginState, Throttle, UserRow
 from nexus.auth.repository import AuthRepository, EmailTaken
 from nexus.checkout.models import (
     BuyerOrderRow,
@@ -169,20 +169,20 @@ class FakeProductRepository(ProductRepository):
 
 # -- auth ----------------------------------------------------------------------------------
 class FakeAuthRepository(AuthRepository):
-    """Users keyed by id, e-mail unique regardless of case; failed logins per address key,
-    counted inside the window the caller asks for, relative to ``now``."""
+    """Users keyed by id, e-mail unique regardless of case; throttle counters per key
+    (``account:<address>``, ``ip:<address>``) with the repository's window rule, relative
+    to ``now``."""
 
     def __init__(self, now: datetime = EPOCH) -> None:
         self.now = now
         self.users: dict[str, UserRow] = {}
-        self.failures: dict[str, list[datetime]] = {}
-        self.recorded: list[tuple[str, bool]] = []
+        self.counters: dict[str, Throttle] = {}
         self.windows: list[int] = []
         self.calls: list[str] = []
 
-    def fail(self, email_key: str, *ago: timedelta) -> None:
-        """Given: failed logins for ``email_key``, each ``ago`` before now."""
-        self.failures.setdefault(email_key, []).extend(self.now - a for a in ago)
+    def given(self, key: str, attempts: int, started: timedelta) -> None:
+        """Given: ``attempts`` counted for ``key`` in a window that began ``started`` ago."""
+        self.counters[key] = Throttle(attempts, self.now - started)
 
     def _by_email(self, email: str) -> UserRow | None:
         return next((u for u in self.users.values() if u.email.lower() == email.lower()), None)
@@ -197,25 +197,33 @@ class FakeAuthRepository(AuthRepository):
         self.users[user.id] = user
         return user
 
-    def login_state(self, *, email_key: str, window_seconds: int) -> LoginState:
-        self.calls.append("login_state")
+    def _count(self, key: str, window_seconds: int) -> Throttle:
+        found = self.counters.get(key)
+        if found is None or found.window_start <= self.now - timedelta(seconds=window_seconds):
+            counted = Throttle(1, self.now)
+        else:
+            counted = Throttle(found.attempts + 1, found.window_start)
+        self.counters[key] = counted
+        return counted
+
+    def count_login(self, *, email_key: str, client_ip: str, window_seconds: int) -> LoginState:
+        self.calls.append("count_login")
         self.windows.append(window_seconds)
-        floor = self.now - timedelta(seconds=window_seconds)
-        recent = [t for t in self.failures.get(email_key, []) if t > floor]
         return LoginState(
             user=self._by_email(email_key),
-            recent_failures=len(recent),
-            oldest_failure_at=min(recent, default=None),
+            account=self._count(f"account:{email_key}", window_seconds),
+            client=self._count(f"ip:{client_ip}", window_seconds),
             now=self.now,
         )
 
-    def record_login(self, *, email_key: str, succeeded: bool) -> None:
-        self.calls.append("record_login")
-        self.recorded.append((email_key, succeeded))
-        if succeeded:
-            self.failures.pop(email_key, None)
-        else:
-            self.failures.setdefault(email_key, []).append(self.now)
+    def login_succeeded(self, *, email_key: str, client_ip: str) -> None:
+        self.calls.append("login_succeeded")
+        self.counters.pop(f"account:{email_key}", None)
+        client = self.counters.get(f"ip:{client_ip}")
+        if client is not None:
+            self.counters[f"ip:{client_ip}"] = Throttle(
+                max(client.attempts - 1, 0), client.window_start
+            )
 
     def get_user(self, user_id: str) -> UserRow | None:
         self.calls.append("get_user")

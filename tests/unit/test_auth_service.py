@@ -28,8 +28,14 @@ def _register(repo: FakeAuthRepository, email: str = EMAIL) -> str:
     return service.register(body, repo=repo).user.id
 
 
-def _login(repo: FakeAuthRepository, email: str = EMAIL, password: str = PASSWORD) -> str:
-    return service.login(LoginIn(email=email, password=SecretStr(password)), repo=repo).access_token
+IP = "198.51.100.7"
+
+
+def _login(
+    repo: FakeAuthRepository, email: str = EMAIL, password: str = PASSWORD, ip: str = IP
+) -> str:
+    body = LoginIn(email=email, password=SecretStr(password))
+    return service.login(body, ip, repo=repo).access_token
 
 
 def test_register_stores_a_hash_and_issues_a_token_for_the_new_user(
@@ -59,26 +65,30 @@ def test_register_with_a_taken_email_in_any_case_is_409(repo: FakeAuthRepository
     assert len(repo.users) == 1
 
 
-def test_login_success_issues_a_token_and_clears_failures(repo: FakeAuthRepository) -> None:
-    # Given a user with two recent failed logins
+def test_login_success_issues_a_token_and_clears_the_address_count(
+    repo: FakeAuthRepository,
+) -> None:
+    # Given a user with two recent failed logins from this client
     user_id = _register(repo)
-    repo.fail(EMAIL, timedelta(minutes=2), timedelta(minutes=1))
+    repo.given(f"account:{EMAIL}", 2, timedelta(minutes=2))
+    repo.given(f"ip:{IP}", 2, timedelta(minutes=2))
     # When they log in with the right password (the address in another case, padded)
     token = _login(repo, email="  Ann@Example.com ")
-    # Then the token is theirs, and the success is recorded for the normalised address
+    # Then the token is theirs, the address's count is gone and the client's keeps only
+    # its failures
     assert tokens.verify(token).user_id == user_id
-    assert repo.recorded == [(EMAIL, True)]
-    assert EMAIL not in repo.failures
+    assert f"account:{EMAIL}" not in repo.counters
+    assert repo.counters[f"ip:{IP}"].attempts == 2
 
 
-def test_wrong_password_is_401_and_recorded_as_a_failure(repo: FakeAuthRepository) -> None:
+def test_wrong_password_is_401_and_stays_counted(repo: FakeAuthRepository) -> None:
     _register(repo)
-    # When the password is wrong
     with pytest.raises(Unauthorized) as caught:
         _login(repo, password="wrong horse battery")
-    # Then it is a 401 and a failure is recorded
     assert caught.value.status == 401
-    assert repo.recorded == [(EMAIL, False)]
+    assert repo.counters[f"account:{EMAIL}"].attempts == 1
+    assert repo.counters[f"ip:{IP}"].attempts == 1
+    assert "login_succeeded" not in repo.calls
 
 
 def test_unknown_email_burns_a_verify_and_answers_as_a_wrong_password(
@@ -104,60 +114,98 @@ def test_unknown_email_burns_a_verify_and_answers_as_a_wrong_password(
     # And the answer cannot be told apart from a wrong password
     assert unknown_user.value.detail == wrong_password.value.detail
     assert unknown_user.value.status == wrong_password.value.status == 401
-    # And the failure is recorded against the unknown address too
-    assert repo.recorded[-1] == ("nobody@example.com", False)
+    # And the unknown address is counted too
+    assert repo.counters["account:nobody@example.com"].attempts == 1
 
 
-def test_after_too_many_failures_login_is_429_with_the_time_left(
-    repo: FakeAuthRepository,
+def _no_verify(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Spies on password checks: the passwords a login verified (or burned a verify for)."""
+    checked: list[str] = []
+
+    def verify(password: str, password_hash: str) -> bool:
+        checked.append(password)
+        return True
+
+    monkeypatch.setattr(passwords, "verify_password", verify)
+    monkeypatch.setattr(passwords, "burn_verify", checked.append)
+    return checked
+
+
+def test_after_five_attempts_login_is_429_with_the_time_left_and_no_password_work(
+    repo: FakeAuthRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given five failures in the 15-minute window, the oldest 100 s ago
+    # Given five attempts counted for the address in a window that began 100 s ago
     _register(repo)
-    ago = [timedelta(seconds=s) for s in (100, 80, 60, 40, 20)]
-    repo.fail(EMAIL, *ago)
+    repo.given(f"account:{EMAIL}", 5, timedelta(seconds=100))
+    checked = _no_verify(monkeypatch)
     # When the right password is sent
     with pytest.raises(TooManyRequests) as caught:
         _login(repo)
-    # Then it is refused with Retry-After = the time until the oldest failure leaves the window
+    # Then it is refused with Retry-After = the time until the window ends
     assert caught.value.status == 429
     assert caught.value.retry_after == 900 - 100
-    # And nothing is verified or recorded: the throttle is decided before any password work
-    assert repo.recorded == []
+    assert "for this address" in caught.value.detail
+    # And no password was checked
+    assert checked == []
 
 
 def test_retry_after_is_at_least_one_second(repo: FakeAuthRepository) -> None:
-    # Given five failures, the oldest just about to leave the window
     _register(repo)
-    repo.fail(EMAIL, *[timedelta(seconds=899.9)] * 5)
+    repo.given(f"account:{EMAIL}", 5, timedelta(seconds=899.9))
     with pytest.raises(TooManyRequests) as caught:
         _login(repo)
-    # Then Retry-After is rounded up, never 0
     assert caught.value.retry_after == 1
 
 
-def test_one_failure_below_the_limit_is_not_throttled(repo: FakeAuthRepository) -> None:
-    # Given four failures (the limit is five)
+def test_the_fifth_attempt_is_still_checked(repo: FakeAuthRepository) -> None:
+    # Given four attempts counted (the limit is five)
     _register(repo)
-    repo.fail(EMAIL, *[timedelta(seconds=10)] * 4)
+    repo.given(f"account:{EMAIL}", 4, timedelta(seconds=10))
     # Then the right password still logs in
     assert tokens.verify(_login(repo)).user_id in repo.users
 
 
-def test_the_throttle_uses_the_configured_window_and_limit(
+def test_a_window_that_has_ended_starts_counting_again(repo: FakeAuthRepository) -> None:
+    _register(repo)
+    repo.given(f"account:{EMAIL}", 50, timedelta(seconds=901))
+    assert tokens.verify(_login(repo)).user_id in repo.users
+
+
+def test_one_client_cannot_spray_many_accounts(
     repo: FakeAuthRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a 60 s window and a limit of 2
-    monkeypatch.setenv("LOGIN_WINDOW_SECONDS", "60")
-    monkeypatch.setenv("LOGIN_MAX_FAILURES", "2")
-    get_settings.cache_clear()
+    # Given 20 failed logins from one client (LOGIN_IP_LIMIT) across other addresses
     _register(repo)
-    repo.fail(EMAIL, timedelta(seconds=30), timedelta(seconds=10))
-    # When the user logs in
+    repo.given(f"ip:{IP}", 20, timedelta(seconds=60))
+    checked = _no_verify(monkeypatch)
+    # When that client tries one more account, even with its right password
     with pytest.raises(TooManyRequests) as caught:
         _login(repo)
+    # Then it is refused unchecked, while another client may still log in to it
+    assert "from this client" in caught.value.detail
+    assert caught.value.retry_after == 900 - 60
+    assert checked == []
+    assert _login(repo, ip="203.0.113.9")
+
+
+def test_the_throttle_uses_the_configured_window_and_limits(
+    repo: FakeAuthRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a 60 s window, a limit of 2 per address and 3 per client
+    monkeypatch.setenv("LOGIN_WINDOW_SECONDS", "60")
+    monkeypatch.setenv("LOGIN_MAX_FAILURES", "2")
+    monkeypatch.setenv("LOGIN_IP_LIMIT", "3")
+    get_settings.cache_clear()
+    _register(repo)
+    repo.given(f"account:{EMAIL}", 2, timedelta(seconds=30))
+    with pytest.raises(TooManyRequests) as by_address:
+        _login(repo)
+    repo.given(f"ip:{IP}", 3, timedelta(seconds=45))
+    with pytest.raises(TooManyRequests) as by_client:
+        _login(repo, email="other@example.com")
     # Then the repository was asked for that window, and Retry-After follows from it
-    assert repo.windows == [60]
-    assert caught.value.retry_after == 60 - 30
+    assert set(repo.windows) == {60}
+    assert (by_address.value.retry_after, by_client.value.retry_after) == (30, 15)
 
 
 def test_me_returns_the_user(repo: FakeAuthRepository) -> None:

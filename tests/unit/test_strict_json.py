@@ -76,3 +76,13 @@ def test_ordinary_documents_load_as_the_standard_parser_reads_them(
     assert strict_json.loads(text) == json.loads(text)
     if value is not None:
         assert strict_json.loads(text) == value
+
+
+@pytest.mark.parametrize("text", ["[]", '[{"name": "a"}]', "null", '"text"', "1", "true"])
+def test_a_request_body_must_be_an_object(text: str) -> None:
+    """Powertools validates a list body's first item against the route's model; the API's
+    bodies are objects, so anything else is a 422 at the body itself."""
+    with pytest.raises(ValidationFailed) as refused:
+        strict_json.loads_object(text)
+    assert refused.value.errors == [{"loc": ["body"], "msg": "must be a JSON object"}]
+    assert strict_json.loads_object('{"a": [1]}') == {"a": [1]}

@@ -163,4 +163,4 @@ def _account(conn: psycopg.Connection[tuple[object, ...]], password_hash: str) -
         " password_hash = EXCLUDED.password_hash, updated_at = now()",
         (USER_ID, ORGANIZATION_ID, DEMO_EMAIL, password_hash),
     )
-    conn.execute("DELETE FROM login_attempts WHERE email_key = %s", (DEMO_EMAIL,))
+    conn.execute("DELETE FROM login_throttle WHERE key = %s", (f"account:{DEMO_EMAIL}",))

@@ -124,3 +124,15 @@ def loads(text: str) -> Any:
     if problems:
         raise ValidationFailed("The request is not valid.", errors=problems)
     return document
+
+
+def loads_object(text: str) -> dict[str, Any]:
+    """:func:`loads` for a request body, which in this API is always a JSON object (the
+    resolver would otherwise take a list body's first item for a model: ``[{...}]``)."""
+    document = loads(text)
+    if not isinstance(document, dict):
+        raise ValidationFailed(
+            "The request is not valid.",
+            errors=[{"loc": ["body"], "msg": "must be a JSON object"}],
+        )
+    return document

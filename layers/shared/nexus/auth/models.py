@@ -4,10 +4,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, SecretStr
 
 from nexus.auth import policy
-from nexus.models.common import ApiModel, Email, Name, OutModel, Password, Text
+from nexus.models.common import (
+    NO_NUL,
+    ApiModel,
+    Email,
+    LoginEmail,
+    Name,
+    OutModel,
+    Password,
+    text_schema,
+)
 
 
 def _policy(value: SecretStr) -> SecretStr:
@@ -17,13 +26,23 @@ def _policy(value: SecretStr) -> SecretStr:
 
 class RegisterIn(ApiModel):
     email: Email
-    # Length is checked by the password policy, in characters, after normalisation.
-    password: Annotated[Password, AfterValidator(_policy)]
+    # Length is checked by the password policy, in characters, after NFC normalisation (the
+    # schema's bounds count them before; the common-password list has no schema either).
+    password: Annotated[
+        Password,
+        AfterValidator(_policy),
+        text_schema(
+            format="password",
+            minLength=policy.MIN_LENGTH,
+            maxLength=policy.MAX_LENGTH,
+            pattern=NO_NUL,
+        ),
+    ]
     name: Name | None = None
 
 
 class LoginIn(ApiModel):
-    email: Text = Field(max_length=320)
+    email: LoginEmail
     password: Password
 
 
@@ -57,8 +76,19 @@ class UserRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Throttle:
+    """One throttle counter: attempts counted in the window that began at ``window_start``."""
+
+    attempts: int
+    window_start: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class LoginState:
+    """A login attempt, counted: the user (None for an unknown address), the account's and
+    the client IP's counters including this attempt, and the database's clock."""
+
     user: UserRow | None
-    recent_failures: int
-    oldest_failure_at: datetime | None
+    account: Throttle
+    client: Throttle
     now: datetime

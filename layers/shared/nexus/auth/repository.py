@@ -1,8 +1,8 @@
-"""SQL for users, organizations and login attempts. Only repositories touch psycopg."""
+"""SQL for users, organizations and the login throttle. Only repositories touch psycopg."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -10,7 +10,7 @@ from psycopg import sql
 from psycopg.rows import kwargs_row
 
 from nexus import db
-from nexus.auth.models import LoginState, UserRow
+from nexus.auth.models import LoginState, Throttle, UserRow
 
 USER_COLUMNS = sql.SQL(
     "u.id::text, u.organization_id::text, u.email, u.name, u.password_hash, u.created_at"
@@ -22,13 +22,19 @@ class EmailTaken(Exception):
 
 
 def _login_state(
-    *, now: datetime, failures: int, oldest: datetime | None, **user: Any
+    *,
+    now: datetime,
+    account_attempts: int,
+    account_since: datetime,
+    client_attempts: int,
+    client_since: datetime,
+    **user: Any,
 ) -> LoginState:
-    """The failure count with the user, whose columns are all null for an unknown address."""
+    """The counters with the user, whose columns are all null for an unknown address."""
     return LoginState(
         user=UserRow(**user) if user["id"] is not None else None,
-        recent_failures=failures,
-        oldest_failure_at=oldest,
+        account=Throttle(account_attempts, account_since),
+        client=Throttle(client_attempts, client_since),
         now=now,
     )
 
@@ -61,31 +67,52 @@ class AuthRepository:
         assert row is not None
         return row
 
-    def login_state(self, *, email_key: str, window_seconds: int) -> LoginState:
-        """The user (if any) and the recent failures for this address, in one round trip."""
+    def count_login(self, *, email_key: str, client_ip: str, window_seconds: int) -> LoginState:
+        """Count this attempt for the address and for the client IP, and return both counts
+        with the user (if any), in one statement: concurrent attempts on a key queue on its
+        row lock, so each sees the count the one before it left (see migration 0003)."""
         query = sql.SQL(
             """
-            SELECT now() AS now, f.failures, f.oldest, {}
-            FROM (
-                SELECT count(*) AS failures, min(attempted_at) AS oldest
-                FROM login_attempts
-                WHERE email_key = %(key)s
-                  AND attempted_at > now() - make_interval(secs => %(window)s)
-            ) f
-            LEFT JOIN users u ON lower(u.email) = %(key)s
+            WITH counted AS (
+                INSERT INTO login_throttle AS t (key, window_start, attempts)
+                VALUES (%(account)s, now(), 1), (%(client)s, now(), 1)
+                ON CONFLICT (key) DO UPDATE SET
+                    attempts = CASE WHEN t.window_start > now() - %(window)s
+                                    THEN t.attempts + 1 ELSE 1 END,
+                    window_start = CASE WHEN t.window_start > now() - %(window)s
+                                        THEN t.window_start ELSE now() END
+                RETURNING key, attempts, window_start
+            )
+            SELECT now() AS now,
+                   a.attempts AS account_attempts, a.window_start AS account_since,
+                   c.attempts AS client_attempts, c.window_start AS client_since,
+                   {}
+            FROM counted a
+            JOIN counted c ON c.key = %(client)s
+            LEFT JOIN users u ON lower(u.email) = %(email)s
+            WHERE a.key = %(account)s
             """
         ).format(USER_COLUMNS)
-        params = {"key": email_key, "window": window_seconds}
+        params = {
+            "account": f"account:{email_key}",
+            "client": f"ip:{client_ip}",
+            "email": email_key,
+            "window": timedelta(seconds=window_seconds),
+        }
         state = db.fetch_one(kwargs_row(_login_state), query, params)
         assert state is not None
         return state
 
-    def record_login(self, *, email_key: str, succeeded: bool) -> None:
-        if succeeded:
-            # A successful login clears the failure count for the address.
-            db.execute("DELETE FROM login_attempts WHERE email_key = %s", (email_key,))
-            return
-        db.execute("INSERT INTO login_attempts (email_key) VALUES (%s)", (email_key,))
+    def login_succeeded(self, *, email_key: str, client_ip: str) -> None:
+        """A proven password clears the address's count and takes this attempt off the
+        client's (the IP limit counts failures)."""
+        db.execute(
+            """
+            WITH cleared AS (DELETE FROM login_throttle WHERE key = %(account)s)
+            UPDATE login_throttle SET attempts = greatest(attempts - 1, 0) WHERE key = %(client)s
+            """,
+            {"account": f"account:{email_key}", "client": f"ip:{client_ip}"},
+        )
 
     def get_user(self, user_id: str) -> UserRow | None:
         query = sql.SQL("SELECT {} FROM users u WHERE u.id = %s").format(USER_COLUMNS)

@@ -5,11 +5,19 @@ from __future__ import annotations
 import math
 
 from nexus.auth import passwords, tokens
-from nexus.auth.models import LoginIn, RegisterIn, RegisterOut, TokenOut, UserOut, UserRow
+from nexus.auth.models import (
+    LoginIn,
+    LoginState,
+    RegisterIn,
+    RegisterOut,
+    TokenOut,
+    UserOut,
+    UserRow,
+)
 from nexus.auth.repository import AuthRepository, EmailTaken
 from nexus.errors import Conflict, TooManyRequests, Unauthorized, found
 from nexus.observability import logger
-from nexus.settings import get_settings
+from nexus.settings import Settings, get_settings
 
 _BAD_CREDENTIALS = "The e-mail address or password is incorrect."
 REPOSITORY = AuthRepository()
@@ -37,26 +45,49 @@ def register(body: RegisterIn, *, repo: AuthRepository = REPOSITORY) -> Register
     return RegisterOut(user=_user_out(user), access_token=token, expires_in=ttl)
 
 
-def login(body: LoginIn, *, repo: AuthRepository = REPOSITORY) -> TokenOut:
+def _throttled(state: LoginState, settings: Settings) -> TooManyRequests | None:
+    """429 when this attempt is over the address's or the client's limit, with the time
+    until that window ends (the longer one when both are over)."""
+    window = settings.login_window_seconds
+    over = [
+        (counter, message)
+        for counter, limit, message in (
+            (state.account, settings.login_max_failures, "for this address"),
+            (state.client, settings.login_ip_limit, "from this client"),
+        )
+        if counter.attempts > limit
+    ]
+    if not over:
+        return None
+    waits = [window - (state.now - c.window_start).total_seconds() for c, _ in over]
+    return TooManyRequests(
+        f"Too many failed logins {over[0][1]}; try again later.",
+        retry_after=max(1, math.ceil(max(waits))),
+    )
+
+
+def login(body: LoginIn, client_ip: str, *, repo: AuthRepository = REPOSITORY) -> TokenOut:
+    """Counted before any password work (so at most LOGIN_MAX_FAILURES attempts per address
+    and LOGIN_IP_LIMIT per client are checked in a window, however many arrive at once)."""
     settings = get_settings()
     key = _email_key(body.email)
-    state = repo.login_state(email_key=key, window_seconds=settings.login_window_seconds)
-    if state.recent_failures >= settings.login_max_failures and state.oldest_failure_at:
-        elapsed = (state.now - state.oldest_failure_at).total_seconds()
-        retry_after = max(1, math.ceil(settings.login_window_seconds - elapsed))
-        raise TooManyRequests(
-            "Too many failed logins for this address; try again later.", retry_after=retry_after
-        )
+    state = repo.count_login(
+        email_key=key, client_ip=client_ip, window_seconds=settings.login_window_seconds
+    )
+    refused = _throttled(state, settings)
+    if refused is not None:
+        logger.info("login throttled")
+        raise refused
     password = body.password.get_secret_value()
     if state.user is None:
         passwords.burn_verify(password)  # same work, so timing does not reveal the answer
         ok = False
     else:
         ok = passwords.verify_password(password, state.user.password_hash)
-    repo.record_login(email_key=key, succeeded=ok)
     if not ok or state.user is None:
         logger.info("login failed")
         raise Unauthorized(_BAD_CREDENTIALS)
+    repo.login_succeeded(email_key=key, client_ip=client_ip)
     token, ttl = tokens.issue(state.user.id, state.user.organization_id)
     return TokenOut(access_token=token, expires_in=ttl)
 

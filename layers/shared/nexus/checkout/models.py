@@ -6,14 +6,19 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, StringConstraints
 
-from nexus.models.common import ApiModel, Email, Name, OutModel, plain_text
+from nexus.models.common import NO_NUL, ApiModel, Email, Name, OutModel, plain_text, text_schema
 from nexus.pagination import PageQuery
 
 OrderStatus = Literal["pending", "paid", "failed"]
 
 
 class CheckoutIn(ApiModel):
-    product_id: Annotated[str, StringConstraints(max_length=64), AfterValidator(plain_text)]
+    product_id: Annotated[
+        str,
+        StringConstraints(max_length=64),
+        AfterValidator(plain_text),
+        text_schema(maxLength=64, pattern=NO_NUL),
+    ]
     email: Email
     name: Name | None = None
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -17,14 +16,16 @@ from pydantic_core import PydanticCustomError
 
 from nexus.identity import parse_id
 from nexus.models.common import (
+    NOT_NULL,
     AccessToken,
     ApiModel,
     OutModel,
     RequiredName,
     Text,
     field_error,
-    not_null,
     plain_text,
+    text_schema,
+    trimmed,
 )
 from nexus.pagination import key_cursor
 
@@ -32,6 +33,7 @@ ExternalId = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
     AfterValidator(plain_text),
+    text_schema(pattern=trimmed(1, 255)),
 ]
 IntegrationStatus = Literal["active", "needs_reauth", "disabled"]
 RunStatus = Literal["ok", "partial", "deferred", "needs_reauth", "failed"]
@@ -77,7 +79,7 @@ class IntegrationIn(ApiModel):
 
 
 class IntegrationPatch(ApiModel):
-    name: Annotated[RequiredName | None, BeforeValidator(not_null)] = None
+    name: Annotated[RequiredName | None, NOT_NULL] = None
     access_token: AccessToken | None = None
     enabled: bool | None = None
 

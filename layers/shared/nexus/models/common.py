@@ -10,17 +10,45 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     SecretStr,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 from nexus import strict_json
 from nexus.errors import BadRequest, ValidationFailed
+from nexus.models.currency import ISO_4217
 
 # Pragmatic address check: one @, no spaces or control characters, a dotted domain.
-_EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+$")
+_ADDRESS = r"[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+"
+_EMAIL_RE = re.compile(f"^{_ADDRESS}$")
+
+# The OpenAPI document states each rule as a JSON Schema pattern, so it describes exactly what
+# the validators below accept (a test checks both agree). Whitespace that a field trims is
+# allowed around the value; the length bound applies to what is left.
+NO_NUL = r"^[^\x00]*$"
+# What pydantic's strip_whitespace trims (Unicode White_Space), spelled out: Python's and
+# ECMAScript's \s each differ from it (\x1c-\x1f, \ufeff).
+WHITESPACE = (
+    "".join(map(chr, [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B)]))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+_WS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def trimmed(min_length: int, max_length: int) -> str:
+    """The pattern of a field trimmed of surrounding whitespace, then min..max long."""
+    if min_length == 0:
+        return rf"^[{_WS}]*[^\x00]{{0,{max_length}}}[{_WS}]*$"
+    return rf"^[{_WS}]*[^{_WS}\x00][^\x00]{{0,{max_length - 1}}}[{_WS}]*$"
+
+
+def text_schema(**constraints: Any) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", **constraints})
 
 
 def plain_text(value: str) -> str:
@@ -42,22 +70,39 @@ def _secret_plain_text(value: SecretStr) -> SecretStr:
 
 
 def _email(value: str) -> str:
-    value = plain_text(value).strip()
+    value = plain_text(value).strip(WHITESPACE)
     if len(value) > 254 or not _EMAIL_RE.fullmatch(value):
         raise ValueError("is not a valid e-mail address")
     return value
 
 
-Text = Annotated[str, AfterValidator(plain_text)]
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
+Text = Annotated[str, AfterValidator(plain_text), text_schema(pattern=NO_NUL)]
+LoginEmail = Annotated[
+    str,
+    StringConstraints(max_length=320),
+    AfterValidator(plain_text),
+    text_schema(maxLength=320, pattern=NO_NUL),
+]
+# 254 characters once trimmed (RFC 5321's path limit) is the one rule of these a pattern
+# cannot state without a lookahead; the schemathesis run names it (tests/e2e/schema_hooks.py).
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320),
+    AfterValidator(_email),
+    text_schema(maxLength=320, pattern=rf"^[{_WS}]*{_ADDRESS}[{_WS}]*$"),
+]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(plain_text)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=200),
+    AfterValidator(plain_text),
+    text_schema(pattern=trimmed(0, 200)),
 ]
 # Required names: not blank once trimmed.
 RequiredName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(plain_text),
+    text_schema(pattern=trimmed(1, 200)),
 ]
 
 
@@ -74,30 +119,65 @@ class OutModel(BaseModel):
 
 
 def _currency(value: str) -> str:
-    from nexus.models.currency import ISO_4217
-
-    code = value.strip().upper()
+    code = value.upper()
     if code not in ISO_4217:
         raise ValueError("is not an ISO 4217 currency code")
     return code
 
 
-Currency = Annotated[str, StringConstraints(max_length=3), AfterValidator(_currency)]
+def _any_case(code: str) -> str:
+    return "".join(f"[{c}{c.lower()}]" for c in code)
+
+
+# An active ISO 4217 code in any case, stored upper case. JSON Schema has no case-insensitive
+# enum: the pattern spells each code's letters in both cases.
+Currency = Annotated[
+    str,
+    StringConstraints(max_length=3),
+    AfterValidator(_currency),
+    text_schema(pattern=f"^(?:{'|'.join(_any_case(c) for c in sorted(ISO_4217))})$"),
+]
 
 
 # Secrets: shown as '**********' in any repr or log line (Powertools logs a route's
 # arguments at DEBUG); read with get_secret_value().
-Password = Annotated[SecretStr, Field(max_length=1024), AfterValidator(_secret_plain_text)]
+Password = Annotated[
+    SecretStr,
+    Field(max_length=1024),
+    AfterValidator(_secret_plain_text),
+    text_schema(format="password", maxLength=1024, pattern=NO_NUL),
+]
 AccessToken = Annotated[
-    SecretStr, Field(min_length=1, max_length=4096), AfterValidator(_secret_plain_text)
+    SecretStr,
+    Field(min_length=1, max_length=4096),
+    AfterValidator(_secret_plain_text),
+    text_schema(format="password", minLength=1, maxLength=4096, pattern=NO_NUL),
 ]
 
 
 def not_null(value: Any) -> Any:
-    """For PATCH fields that may be left out but not set to null."""
     if value is None:
         raise PydanticCustomError("not_null", "may not be null")
     return value
+
+
+class _NotNull:
+    """For PATCH fields that may be left out but not set to null (``Annotated[T | None,
+    NOT_NULL] = None``: the None is "not given"): null is refused, and the schema drops the
+    null the ``| None`` would otherwise document."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_before_validator_function(not_null, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> Any:
+        documented = handler(schema)
+        variants = [v for v in documented.get("anyOf", []) if v != {"type": "null"}]
+        if len(variants) != 1:
+            return documented
+        return {**{k: v for k, v in documented.items() if k != "anyOf"}, **variants[0]}
+
+
+NOT_NULL = _NotNull()
 
 
 def field_error(field: str, message: str, value: Any, *, title: str) -> ValidationError:
