@@ -165,3 +165,26 @@ def test_migrations_rerun_on_the_apps_own_connection(database_url: str) -> None:
     with db.connect(load_settings({"DATABASE_URL": database_url})) as c:
         assert migrate(c) == []
         assert migrate(c) == []
+
+
+def test_a_migration_that_lost_a_race_on_shared_catalogs_is_applied_again(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a pending migration whose first try fails as a race with another database's
+    migration on the server's roles would (a unique violation), when the runner applies it,
+    then it is rolled back and applied again, and recorded once."""
+    # nextval is not rolled back with the failed try: the second try sees 2.
+    probe = (
+        "9998_race_probe",
+        "DO $$ BEGIN IF nextval('race_probe') = 1 THEN"
+        " RAISE unique_violation USING MESSAGE = 'lost a race'; END IF; END $$;",
+    )
+    with psycopg.connect(database_url, autocommit=True) as c:
+        c.execute("CREATE SEQUENCE race_probe")
+        try:
+            monkeypatch.setattr(runner, "available", lambda: [*available(), probe])
+            assert migrate(c) == ["9998_race_probe"]
+            assert c.execute("SELECT last_value FROM race_probe").fetchone() == (2,)
+        finally:
+            c.execute("DELETE FROM schema_migrations WHERE version = '9998_race_probe'")
+            c.execute("DROP SEQUENCE race_probe")
