@@ -54,12 +54,17 @@ def test_get_returns_the_sellers_product(repo: FakeProductRepository, who: Ident
     assert service.get(who, product.id, repo=repo) == product
 
 
-def test_get_accepts_any_spelling_of_the_uuid(repo: FakeProductRepository, who: Identity) -> None:
-    # Given a product; When it is read with its id in upper case or braces
+def test_get_accepts_the_uuid_in_either_case_and_no_other_spelling(
+    repo: FakeProductRepository, who: Identity
+) -> None:
+    # Given a product; When it is read with its id in upper case
     product = _create(repo, who)
     # Then the id is canonicalised before the lookup, and the product is found
     assert service.get(who, product.id.upper(), repo=repo).id == product.id
-    assert service.get(who, "{" + product.id + "}", repo=repo).id == product.id
+    # But braces, a urn: prefix or bare hex (which uuid.UUID would take) are no id of ours
+    for spelling in ("{" + product.id + "}", "urn:uuid:" + product.id, product.id.replace("-", "")):
+        with pytest.raises(NotFound):
+            service.get(who, spelling, repo=repo)
 
 
 # Every operation on one product, as (name, call): each must answer an unusable id with 404.

@@ -139,7 +139,19 @@ def _merged(app: App) -> dict[str, Any]:
         operation = merged["paths"][path][method.lower()]
         others = [p for p in operation.get("parameters", []) if p["in"] != "query"]
         operation["parameters"] = others + _query_parameters(model)
+    for operations in merged["paths"].values():
+        for operation in operations.values():
+            _object_bodies(operation)
     return merged
+
+
+def _object_bodies(operation: dict[str, Any]) -> None:
+    """A body is a JSON object or absent (nexus.strict_json.loads_object): an optional body
+    model (``SyncIn | None``) is documented as not required, never as JSON null."""
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        schema = media.get("schema", {})
+        if "anyOf" in schema and {"type": "null"} in schema["anyOf"]:
+            media["schema"] = _without_null(schema)
 
 
 def generate(app: App | None = None) -> dict[str, Any]:

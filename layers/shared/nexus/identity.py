@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -12,12 +13,15 @@ class Identity:
     organization_id: str
 
 
+# The form every id this system issues is written in (RFC 9562's, either case). uuid.UUID
+# alone also takes braces, "urn:uuid:" and bare hex, which no id of ours ever looks like.
+UUID = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+_UUID = re.compile(UUID)
+
+
 def parse_id(value: object) -> str | None:
     """An id as the canonical UUID string, or None when it cannot be one of ours (every id
     this system issues is a UUID: rows, tokens' subjects, queue messages)."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
+    return str(uuid.UUID(value))

@@ -14,7 +14,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from nexus.identity import parse_id
+from nexus.identity import UUID, parse_id
 from nexus.models.common import (
     NOT_NULL,
     AccessToken,
@@ -60,7 +60,9 @@ def _integration_id(value: str | None) -> str | None:
 
 # An optional ?integration_id= filter, as the canonical UUID string.
 IntegrationIdFilter = Annotated[
-    Annotated[str, StringConstraints(max_length=64)] | None, AfterValidator(_integration_id)
+    Annotated[str, StringConstraints(max_length=64), text_schema(format="uuid", pattern=UUID)]
+    | None,
+    AfterValidator(_integration_id),
 ]
 
 
@@ -124,7 +126,9 @@ class DateRange(BaseModel):
     def _defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        end = _as_date(data.get("to")) or today()
+        end = _as_date(data.get("to"))
+        if end is None:  # absent; an empty ?to= is a value, and not a date
+            end = today()
         # date.min + 27 days has no 27 days before it: clamp instead of overflowing.
         floor = dt.date.min + dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
         start = _as_date(data.get("from"))

@@ -23,10 +23,6 @@ from nexus import strict_json
 from nexus.errors import BadRequest, ValidationFailed
 from nexus.models.currency import ISO_4217
 
-# Pragmatic address check: one @, no spaces or control characters, a dotted domain.
-_ADDRESS = r"[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f.]+(\.[^@\s\x00-\x1f.]+)+"
-_EMAIL_RE = re.compile(f"^{_ADDRESS}$")
-
 # The OpenAPI document states each rule as a JSON Schema pattern, so it describes exactly what
 # the validators below accept (a test checks both agree). Whitespace that a field trims is
 # allowed around the value; the length bound applies to what is left.
@@ -38,6 +34,12 @@ WHITESPACE = (
     + "\u2028\u2029\u202f\u205f\u3000"
 )
 _WS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+# Pragmatic address check: one @, no spaces or control characters, a dotted domain.
+_NOT_IN_ADDRESS = rf"@{_WS}\x00-\x1f"
+_ADDRESS = rf"[^{_NOT_IN_ADDRESS}]{{1,64}}@[^{_NOT_IN_ADDRESS}.]+(\.[^{_NOT_IN_ADDRESS}.]+)+"
+_EMAIL_RE = re.compile(f"^{_ADDRESS}$")
 
 
 def trimmed(min_length: int, max_length: int) -> str:
