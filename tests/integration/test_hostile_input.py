@@ -217,3 +217,87 @@ def test_lone_surrogates_in_seller_fields_are_422(api: Api) -> None:
             "POST", path, body=body, headers={"content-type": "application/json"}, token=token
         )
         assert_clean(reply, 422)
+
+
+# Every GET route that takes a query, with a valid value for each of its parameters.
+QUERY_ROUTES = {
+    "/products": {"limit": "5"},
+    "/orders": {"limit": "5", "status": "paid"},
+    "/analytics/metrics": {"from": "2026-11-01", "to": "2026-11-02", "content_id": "p-1"},
+    "/analytics/runs": {"from": "2026-11-01", "to": "2026-11-02"},
+}
+# (parameter, hostile value) classes of contract §6; each must be a 422 at that parameter
+# wherever the route takes the parameter.
+HOSTILE_QUERY = [
+    ("limit", "0"),
+    ("limit", "100001"),
+    ("limit", "-1"),
+    ("limit", "1e3"),
+    ("limit", "%00"),
+    ("cursor", "bogus"),
+    ("cursor", "%00"),
+    ("cursor", "eyJ0IjoxLCJpIjp7fX0"),  # {"t":1,"i":{}}: decodes, to the wrong types
+    ("cursor", "W10"),  # []: decodes, to the wrong shape
+    ("cursor", "x" * 600),
+    ("status", "shipped"),
+    ("status", "%00"),
+    ("from", "0"),
+    ("from", "20261101"),
+    ("from", "2026-13-01"),
+    ("to", "0"),
+    ("to", ""),
+    ("to", "%EF%BC%92026-11-02"),  # a full-width digit
+    ("integration_id", "not-a-uuid"),
+    ("integration_id", "%00"),
+    ("integration_id", "{00000000-0000-0000-0000-000000000000}"),
+    ("content_id", "%00"),
+    ("content_id", "a%01b"),
+    ("content_id", "a%7Fb"),
+    ("content_id", "x" * 256),
+]
+QUERY_CASES = [
+    (path, name, value)
+    for path, valid in QUERY_ROUTES.items()
+    for name, value in HOSTILE_QUERY
+    if name in valid
+    or (name in ("limit", "cursor") and path in ("/products", "/orders"))
+    or (name in ("integration_id", "from", "to") and path.startswith("/analytics"))
+    or (name == "cursor" and path == "/analytics/metrics")
+    or (name == "limit" and path == "/analytics/metrics")
+]
+
+
+@pytest.mark.parametrize(("path", "name", "value"), QUERY_CASES)
+def test_every_hostile_query_value_is_422_at_its_parameter(
+    api: Api, path: str, name: str, value: str
+) -> None:
+    token = api.seller("query@example.com")
+    query = "&".join(f"{k}={v}" for k, v in {**QUERY_ROUTES[path], name: value}.items())
+    reply = api.get(f"{path}?{query}", token=token)
+    assert_clean(reply, 422)
+    assert ["query", name] in [e["loc"] for e in reply.json()["errors"]]
+
+
+@pytest.mark.parametrize("path", sorted(QUERY_ROUTES))
+def test_the_valid_query_of_every_route_is_answered(api: Api, path: str) -> None:
+    token = api.seller("query@example.com")
+    query = "&".join(f"{k}={v}" for k, v in QUERY_ROUTES[path].items())
+    assert api.get(f"{path}?{query}", token=token).status == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/products/%00",
+        "/products/..%2F..%2Fetc",
+        "/orders/%00",
+        "/checkout/orders/%00",
+        "/store/products/%00",
+        "/products/{00000000-0000-0000-0000-000000000000}",
+    ],
+)
+def test_hostile_path_ids_are_404(api: Api, path: str) -> None:
+    token = api.seller("path@example.com")
+    reply = api.get(path, token=token)
+    assert reply.status == 404, reply.text
+    assert "Traceback" not in reply.text

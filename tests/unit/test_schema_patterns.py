@@ -13,11 +13,20 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from nexus.integrations.models import ExternalId
-from nexus.models.common import Currency, Email, LoginEmail, Name, RequiredName, Text
+from nexus.models.common import (
+    Currency,
+    Email,
+    LoginEmail,
+    Name,
+    QueryText,
+    RequiredName,
+    Text,
+)
 from nexus.products.models import Description
 
 TYPES: dict[str, Any] = {
     "Text": Text,
+    "QueryText": QueryText,
     "LoginEmail": LoginEmail,
     "Email": Email,
     "Name": Name,
@@ -29,13 +38,15 @@ TYPES: dict[str, Any] = {
 
 # Characters the rules care about: whitespace the fields trim, NUL and control characters,
 # the address punctuation, letters in both cases (currency codes), and some beyond ASCII.
-ALPHABET = st.sampled_from(list(" \t\n\u00a0\u2003\x00\x01\x1f@.-_aAbBdDeEuUsSrR0é😀"))
+ALPHABET = st.sampled_from(list(" \t\n\u00a0\u2003\x00\x01\x1f\x7f@.-_aAbBdDeEuUsSrR0é😀"))
 
 
 def _schema_accepts(schema: dict[str, Any], value: str) -> bool:
     if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", 10**9):
         return False
-    return re.search(schema.get("pattern", ""), value) is not None
+    # ECMAScript's $ is the end of the string; Python's also matches before a final newline.
+    pattern = re.sub(r"\$$", r"\\Z", schema.get("pattern", ""))
+    return re.search(pattern, value) is not None
 
 
 def _validator_accepts(adapter: TypeAdapter[Any], value: str) -> bool:
@@ -69,7 +80,7 @@ def test_the_schema_accepts_exactly_what_the_validators_accept(name: str) -> Non
     schema = adapter.json_schema()
     assert schema["type"] == "string"
 
-    @settings(max_examples=150, deadline=None)
+    @settings(max_examples=100, deadline=None)
     @given(_values(name))
     def agree(value: str) -> None:
         if name == "Email" and len(value.strip()) > 254:

@@ -20,8 +20,8 @@ from nexus.models.common import (
     AccessToken,
     ApiModel,
     OutModel,
+    QueryText,
     RequiredName,
-    Text,
     field_error,
     plain_text,
     text_schema,
@@ -91,7 +91,7 @@ class SyncIn(ApiModel):
     date: Annotated[dt.date | None, Field(strict=False), AfterValidator(_recent)] = None
 
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _as_date(value: Any) -> Any:
@@ -203,7 +203,7 @@ class MetricKey(BaseModel):
 
 
 class MetricsQuery(AnalyticsQuery):
-    content_id: Annotated[Text | None, Field(max_length=255)] = None
+    content_id: Annotated[QueryText | None, Field(max_length=255)] = None
     limit: Annotated[int, Field(ge=1, le=MAX_METRICS_LIMIT)] = DEFAULT_METRICS_LIMIT
     cursor: Annotated[MetricKey | None, key_cursor(MetricKey)] = None
 

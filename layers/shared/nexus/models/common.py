@@ -79,6 +79,22 @@ def _email(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(plain_text), text_schema(pattern=NO_NUL)]
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise PydanticCustomError("control", "must not contain control characters")
+    return value
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+# A query parameter's text (contract §6: NUL or control characters are a 422).
+QueryText = Annotated[
+    str,
+    AfterValidator(plain_text),
+    AfterValidator(_no_control),
+    text_schema(pattern=r"^[^\x00-\x1f\x7f]*$"),
+]
 LoginEmail = Annotated[
     str,
     StringConstraints(max_length=320),
