@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, coldstart, ingest
+from bench import api, coldstart, ingest, isolation
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument(
-        "which", nargs="?", default="all", choices=["all", "coldstart", "api", "ingest"]
+        "which",
+        nargs="?",
+        default="all",
+        choices=["all", "coldstart", "api", "ingest", "isolation"],
     )
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per handler (>= 9)")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per API route")
@@ -28,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if args.which in ("all", "ingest"):
         ingest.run()
+        print()
+    if args.which in ("all", "isolation"):
+        isolation.run(args.seconds)
     return 0
 
 
