@@ -160,7 +160,7 @@ class Stack:
         self.aws = LocalAws(a.host, a.sqs_port)
         self.aws.start()
         use_local_endpoint(self.aws.url)
-        self.values = self.aws.create_queues(parse().queues)
+        self.values = self.aws.create_queues(template.queues)
         self.app = parse(resources_values=self.values)
         if self.sandbox:
             self.graph = FakeGraph(demo_pages())

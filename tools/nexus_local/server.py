@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from nexus_local.apigw import MAX_PAYLOAD, Gateway, HttpRequest, HttpResponse, gateway_answer
 from nexus_local.httpd import LocalHTTPServer
-from nexus_local.openapi import OUTPUT as OPENAPI_FILE
 
 log = logging.getLogger("nexus_local")
 
@@ -25,7 +24,11 @@ SWAGGER_UI = b"""<!doctype html>
 def docs_response(path: str) -> HttpResponse | None:
     """The committed OpenAPI document and a Swagger UI for it (not API routes)."""
     if path == "/openapi.json":
-        body = OPENAPI_FILE.read_bytes()
+        # Imported here: nexus_local.openapi loads Powertools' OpenAPI models, 0.3 s that
+        # every start of the stack would pay.
+        from nexus_local.openapi import OUTPUT
+
+        body = OUTPUT.read_bytes()
         return HttpResponse(200, {"Content-Type": "application/json"}, body)
     if path == "/docs":
         return HttpResponse(200, {"Content-Type": "text/html; charset=utf-8"}, SWAGGER_UI)
