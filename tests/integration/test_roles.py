@@ -378,3 +378,35 @@ def test_databases_of_one_fresh_server_migrate_at_once(tmp_path: Path) -> None:
                 assert c.execute("SELECT count(id) FROM integrations").fetchone() == (0,)
     finally:
         server.stop()
+
+
+def test_the_migration_logs_in_as_the_owner_with_the_master_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On AWS the migration alone sets DB_SECRET_ARN: it logs in to the cluster as the master
+    user with the RDS-managed secret's current password (TLS), not with an IAM token."""
+    import nexus.secrets
+    from nexus.settings import load_settings
+
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-x"
+    asked: list[str | None] = []
+
+    def secret(value: str | None, secret_arn: str | None, *, name: str) -> str:
+        asked.append(secret_arn)
+        return '{"username": "nexus_admin", "password": "from-the-secret"}'
+
+    monkeypatch.setattr(nexus.secrets, "resolve_secret", secret)
+    settings = load_settings(
+        {
+            "DB_HOST": "nexus.cluster-x.us-east-1.rds.amazonaws.com",
+            "DB_USER": "nexus_admin",
+            "DB_SECRET_ARN": arn,
+        }
+    )
+    info = db._conninfo(settings)
+    assert (info["user"], info["password"], info["sslmode"]) == (
+        "nexus_admin",
+        "from-the-secret",
+        "require",
+    )
+    assert asked == [arn]
