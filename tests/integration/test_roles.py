@@ -301,6 +301,7 @@ REFUSED = [
     ("nexus_ingest", "UPDATE integrations SET access_token_ciphertext = '\\x00'"),
     ("nexus_ingest", "SELECT id FROM orders"),
     ("nexus_fanout", "SELECT access_token_ciphertext FROM integrations"),
+    ("nexus_integrations", "SELECT access_token_ciphertext FROM integrations"),
     ("nexus_fanout", "UPDATE integrations SET status = 'disabled'"),
     ("nexus_fanout", "SELECT content_id FROM analytics_daily_metrics"),
 ]

@@ -125,7 +125,7 @@ class IntegrationRepository:
         updated = sql.SQL(
             "(UPDATE integrations SET {sets}"
             " WHERE id = %(id)s AND organization_id = %(org)s AND deleted_at IS NULL"
-            " RETURNING *)"
+            " RETURNING id, organization_id, provider, external_id, name, status, created_at)"
         ).format(sets=sql.SQL(", ").join(sets))
         query = sql.SQL("WITH changed AS {updated} ").format(updated=updated) + _INTEGRATION.format(
             source=sql.SQL("changed")
