@@ -104,7 +104,8 @@ def _signal_group(proc: subprocess.Popen[str], signum: int) -> None:
 
 def _stop_postgres(data_dir: Path) -> None:
     """Fast shutdown of an embedded PostgreSQL a killed stack left on ``data_dir``: the
-    server detaches into a session of its own, and only the stack's shutdown stops it."""
+    server detaches into a session of its own. The stack's guard (nexus_local.pgguard) stops
+    it too once the stack is gone; this makes sure before the test goes on."""
     import psutil
 
     pid_file = data_dir / "pgdata" / "postmaster.pid"

@@ -180,10 +180,11 @@ class SqsPoller(threading.Thread):
                 retry = ids
         except InvocationError:
             retry = ids  # logged by the runtime
-        self._delete([m for m in messages if m["MessageId"] not in retry])
+        self._delete_processed([m for m in messages if m["MessageId"] not in retry])
         return [m for m in messages if m["MessageId"] in retry]
 
-    def _delete(self, done: list[dict[str, Any]]) -> None:
+    def _delete_processed(self, done: list[dict[str, Any]]) -> None:
+        # (not _delete: threading.Thread has one of its own, which _bootstrap_inner calls)
         for start in range(0, len(done), 10):
             answer = self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,

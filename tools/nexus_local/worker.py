@@ -122,11 +122,17 @@ def _invoke(handler: Handler, init: dict[str, Any], request: dict[str, Any]) -> 
     except Exception as exc:
         log.exception("%s raised (request id %s)", init["function_name"], request_id)
         return _error(exc)
-    try:
-        json.dumps(result)
-    except (TypeError, ValueError) as exc:
-        return _error(exc, "Runtime.MarshalError")
     return {"ok": True, "result": result}
+
+
+def _answer(out: IO[bytes], message: dict[str, Any]) -> None:
+    """Send an invocation's answer; a result JSON cannot hold is Lambda's MarshalError."""
+    try:
+        line = json.dumps(message).encode()
+    except (TypeError, ValueError) as exc:
+        line = json.dumps(_error(exc, "Runtime.MarshalError")).encode()
+    out.write(line + b"\n")
+    out.flush()
 
 
 def serve(requests: IO[bytes], out: IO[bytes]) -> int:
@@ -145,7 +151,7 @@ def serve(requests: IO[bytes], out: IO[bytes]) -> int:
         return 1
     _send(out, {"ready": True})
     for line in requests:
-        _send(out, _invoke(handler, init, json.loads(line)))
+        _answer(out, _invoke(handler, init, json.loads(line)))
     return 0
 
 
