@@ -37,7 +37,8 @@ class Settings(BaseModel):
     jwt_issuer: str = "nexus-sales"
     jwt_audience: str = "nexus-sales-api"
     # The contract caps token lifetime at one hour.
-    jwt_ttl_seconds: int = Field(default=3600, ge=60, le=3600)
+    # Access tokens live at most 15 minutes (contract §7); sessions continue by refresh token.
+    jwt_ttl_seconds: int = Field(default=900, ge=60, le=900)
 
     # Passwords
     password_pepper: str | None = None
@@ -51,6 +52,11 @@ class Settings(BaseModel):
     # it forwards (CloudFront-Viewer-Address) trusted as the client IP.
     origin_verify_secret: str | None = None
     login_window_seconds: int = Field(default=900, ge=60)
+    # Verification and reset e-mails: at most this many per address per hour (contract §7).
+    link_emails_per_hour: int = Field(default=5, ge=1)
+    # forgot-password answers no sooner than this, known address or not, so its timing tells
+    # nothing; well above the work either way takes.
+    forgot_floor_seconds: float = Field(default=0.4, ge=0, le=5)
 
     # Payment provider webhooks
     payment_webhook_secret: str | None = None
@@ -80,6 +86,23 @@ class Settings(BaseModel):
     aws_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     aws_read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
+
+    # Email (nexus.outbox): SES v2 sender and configuration set, the web app's origin for
+    # links, the queue the outbox relays to; the sweep's ages (a row not relayed after
+    # OUTBOX_RELAY_AFTER_SECONDS is relayed by MaintenanceFunction; one relayed but still
+    # unsent after OUTBOX_RESEND_AFTER_SECONDS, a lost message, is relayed again while it has
+    # had fewer than OUTBOX_MAX_ATTEMPTS sends tried, NotifyQueue's maxReceiveCount); how long
+    # a claim holds a row; the first retry delay after a transient SES error (doubling).
+    email_from: str | None = None
+    ses_configuration_set: str | None = None
+    web_base_url: str = "http://127.0.0.1:8080"
+    notify_queue_url: str | None = None
+    outbox_relay_after_seconds: int = Field(default=60, ge=0, le=3600)
+    outbox_resend_after_seconds: int = Field(default=1800, ge=60, le=86_400)
+    outbox_max_attempts: int = Field(default=5, ge=1, le=100)
+    outbox_sweep_batch: int = Field(default=100, ge=1, le=1000)
+    outbox_claim_lease_seconds: int = Field(default=120, ge=1, le=3600)
+    notify_retry_base_seconds: int = Field(default=30, ge=0, le=900)
 
     # Bodies above this are refused with 413 before any parsing.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
