@@ -44,5 +44,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return _DENY
     return {
         "isAuthorized": True,
-        "context": {"user_id": claims.user_id, "organization_id": claims.organization_id},
+        "context": {
+            "user_id": claims.user_id,
+            "organization_id": claims.organization_id,
+            "session_id": claims.session_id or "",
+        },
     }

@@ -41,7 +41,14 @@ class TestRegister:
         user = body["user"]
         assert user["email"] == "ann@example.com"
         assert user["name"] == "Ann"
-        assert set(user) == {"id", "email", "name", "organization_id", "created_at"}
+        assert set(user) == {
+            "id",
+            "email",
+            "name",
+            "organization_id",
+            "created_at",
+            "email_verified",
+        }
         org = conn.execute(
             "SELECT o.id::text FROM organizations o JOIN users u ON u.organization_id = o.id"
             " WHERE u.id = %s",
@@ -114,7 +121,7 @@ class TestLogin:
         reply = login(api, email="ANN@example.com")
         assert reply.status == 200
         body = reply.json()
-        assert set(body) == {"access_token", "token_type", "expires_in"}
+        assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
         assert api.get("/auth/me", token=body["access_token"]).status == 200
 
     def test_unknown_email_and_wrong_password_get_the_same_401(self, api: Api) -> None:

@@ -86,9 +86,12 @@ def test_wrong_scheme_is_forbidden(api: Api, header: str) -> None:
     assert reply.status == 403
 
 
-def test_authorizer_passes_identity_in_its_context() -> None:
+@pytest.mark.parametrize("session", [None, "33333333-3333-3333-3333-333333333333"])
+def test_authorizer_passes_identity_and_session_in_its_context(session: str | None) -> None:
     token, _ = tokens.issue(
-        "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+        "11111111-1111-1111-1111-111111111111",
+        "22222222-2222-2222-2222-222222222222",
+        session_id=session,
     )
     event = {"version": "2.0", "type": "REQUEST", "identitySource": [f"Bearer {token}"]}
     result = authorizer.lambda_handler(event, lambda_context())
@@ -97,8 +100,15 @@ def test_authorizer_passes_identity_in_its_context() -> None:
         "context": {
             "user_id": "11111111-1111-1111-1111-111111111111",
             "organization_id": "22222222-2222-2222-2222-222222222222",
+            "session_id": session or "",
         },
     }
+
+
+def test_a_token_whose_session_is_not_a_uuid_is_refused() -> None:
+    forged = jwt.encode(claims(sid="admin"), KEY, algorithm="HS256")
+    with pytest.raises(tokens.InvalidToken):
+        tokens.verify(forged)
 
 
 def test_authorizer_accepts_any_case_of_the_scheme() -> None:

@@ -4,7 +4,7 @@ API client that goes through the template's routes and authorizer."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class Reply:
     status: int
     headers: dict[str, str]
     text: str
+    cookies: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
         return json.loads(self.text)
@@ -75,7 +76,9 @@ class Api:
                 method=method, path=path, query=query, headers=hdrs, body=raw, source_ip=source_ip
             )
         )
-        return Reply(resp.status, resp.headers, resp.body.decode("utf-8", "replace"))
+        return Reply(
+            resp.status, resp.headers, resp.body.decode("utf-8", "replace"), list(resp.cookies)
+        )
 
     def get(self, path: str, **kw: Any) -> Reply:
         return self.request("GET", path, **kw)

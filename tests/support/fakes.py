@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from nexus.auth.models import LoginState, Throttle, UserRow
+from nexus.auth.models import LoginState, Session, Throttle, UserRow
 from nexus.auth.repository import AuthRepository, EmailTaken
 from nexus.checkout.models import (
     BuyerOrderRow,
@@ -168,6 +168,14 @@ class FakeProductRepository(ProductRepository):
 
 
 # -- auth ----------------------------------------------------------------------------------
+@dataclass
+class FakeRefresh:
+    user_id: str
+    family_id: str
+    spent: bool = False
+    revoked: bool = False
+
+
 class FakeAuthRepository(AuthRepository):
     """Users keyed by id, e-mail unique regardless of case; throttle counters per key
     (``account:<address>``, ``ip:<address>``) with the repository's window rule, relative
@@ -177,6 +185,8 @@ class FakeAuthRepository(AuthRepository):
         self.now = now
         self.users: dict[str, UserRow] = {}
         self.counters: dict[str, Throttle] = {}
+        self.sessions: dict[bytes, FakeRefresh] = {}
+        self.links: list[tuple[str, str, str]] = []
         self.windows: list[int] = []
         self.calls: list[str] = []
 
@@ -188,14 +198,40 @@ class FakeAuthRepository(AuthRepository):
         return next((u for u in self.users.values() if u.email.lower() == email.lower()), None)
 
     def create_user_with_organization(
-        self, *, email: str, name: str | None, password_hash: str
-    ) -> UserRow:
+        self, *, email: str, name: str | None, password_hash: str, verify_token: str
+    ) -> tuple[UserRow, str]:
         self.calls.append("create_user_with_organization")
         if self._by_email(email) is not None:
             raise EmailTaken(email)
-        user = UserRow(new_id(), new_id(), email, name, password_hash, self.now)
+        user = UserRow(new_id(), new_id(), email, name, password_hash, self.now, False)
         self.users[user.id] = user
-        return user
+        self.links.append(("verify_email", email, verify_token))
+        return user, new_id()
+
+    def start_session(self, *, user_id: str, token_hash: bytes) -> str:
+        self.calls.append("start_session")
+        family = new_id()
+        self.sessions[token_hash] = FakeRefresh(user_id, family)
+        return family
+
+    def rotate(self, *, token_hash: bytes, next_hash: bytes) -> Session | None:
+        self.calls.append("rotate")
+        found = self.sessions.get(token_hash)
+        if found is None or found.spent or found.revoked:
+            return None
+        found.spent = True
+        self.sessions[next_hash] = FakeRefresh(found.user_id, found.family_id)
+        user = self.users[found.user_id]
+        return Session(user.id, user.organization_id, found.family_id)
+
+    def revoke_family_of_spent(self, *, token_hash: bytes) -> int:
+        found = self.sessions.get(token_hash)
+        if found is None or not found.spent:
+            return 0
+        family = [r for r in self.sessions.values() if r.family_id == found.family_id]
+        for r in family:
+            r.revoked = True
+        return len(family)
 
     def _count(self, key: str, window_seconds: int) -> Throttle:
         found = self.counters.get(key)

@@ -11,7 +11,7 @@ from nexus.settings import load_settings
 def test_defaults_follow_the_contract() -> None:
     settings = load_settings({})
     assert settings.bcrypt_rounds == 12
-    assert settings.jwt_ttl_seconds == 3600
+    assert settings.jwt_ttl_seconds == 900
     assert settings.login_max_failures == 5
     assert settings.login_window_seconds == 900
     assert settings.max_body_bytes == 1024 * 1024
@@ -23,7 +23,7 @@ def test_values_are_read_from_upper_case_variables() -> None:
     assert settings.bcrypt_rounds == 13
 
 
-@pytest.mark.parametrize("name,value", [("JWT_TTL_SECONDS", "7200"), ("BCRYPT_ROUNDS", "3")])
+@pytest.mark.parametrize("name,value", [("JWT_TTL_SECONDS", "901"), ("BCRYPT_ROUNDS", "3")])
 def test_values_outside_policy_are_refused(name: str, value: str) -> None:
     with pytest.raises(ValidationError):
         load_settings({name: value})

@@ -243,6 +243,11 @@ def test_only_the_public_routes_skip_the_authorizer() -> None:
     assert public == {
         "POST /auth/register",
         "POST /auth/login",
+        "POST /auth/refresh",
+        "POST /auth/logout",
+        "POST /auth/verify-email",
+        "POST /auth/password/forgot",
+        "POST /auth/password/reset",
         "GET /store/products/{product_id}",
         "POST /checkout",
         "GET /checkout/orders/{order_id}",

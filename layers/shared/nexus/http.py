@@ -27,8 +27,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.request import Request
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from nexus import strict_json
 from nexus.errors import (
@@ -214,7 +216,11 @@ def caller(request: Request) -> Identity:
     if not user_id or not org_id:
         # Only reachable if a route was deployed without the authorizer.
         raise Unauthorized("Authentication required.")
-    return Identity(user_id=str(user_id), organization_id=str(org_id))
+    return Identity(
+        user_id=str(user_id),
+        organization_id=str(org_id),
+        session_id=str(ctx.get("session_id") or "") or None,
+    )
 
 
 Caller = Annotated[Identity, Depends(caller)]
@@ -251,3 +257,56 @@ def client_ip(request: Request) -> str:
 
 
 ClientIp = Annotated[str, Depends(client_ip)]
+
+
+# The refresh token's cookie (contract §7): for the web app, whose API is same-origin /api.
+REFRESH_COOKIE = "refresh_token"
+REFRESH_COOKIE_PATH = "/api/auth"
+REFRESH_COOKIE_MAX_AGE = 30 * 24 * 3600
+
+
+def refresh_cookie(request: Request) -> str | None:
+    event = cast(APIGatewayProxyEventV2, request.resolved_event)
+    for cookie in event.cookies or []:
+        name, _, value = cookie.partition("=")
+        if name.strip() == REFRESH_COOKIE and value.strip():
+            return value.strip()
+    return None
+
+
+RefreshCookie = Annotated[str | None, Depends(refresh_cookie)]
+
+
+def _loopback(app: APIGatewayHttpResolver) -> bool:
+    host = (app.current_event.headers or {}).get("host", "")
+    return host.rsplit(":", 1)[0].strip("[]") in ("127.0.0.1", "localhost", "::1")
+
+
+def _cookie(app: APIGatewayHttpResolver, value: str, max_age: int) -> Cookie:
+    return Cookie(
+        name=REFRESH_COOKIE,
+        value=value,
+        path=REFRESH_COOKIE_PATH,
+        secure=not _loopback(app),  # browsers keep Secure cookies only over HTTPS
+        http_only=True,
+        same_site=SameSite.STRICT_MODE,
+        max_age=max_age,
+    )
+
+
+def with_refresh_cookie[T: BaseModel](
+    app: APIGatewayHttpResolver, answer: T, *, status: int = 200
+) -> Response[T]:
+    """``answer`` (a token pair) with its refresh token also set as the HttpOnly cookie."""
+    token = str(getattr(answer, "refresh_token"))  # noqa: B009 - every pair model has one
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=answer,
+        cookies=[_cookie(app, token, REFRESH_COOKIE_MAX_AGE)],
+    )
+
+
+def forget_refresh_cookie(app: APIGatewayHttpResolver) -> Response[None]:
+    """204, and the browser drops the refresh cookie."""
+    return Response(status_code=204, body=None, cookies=[_cookie(app, "", 0)])

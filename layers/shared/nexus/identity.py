@@ -11,6 +11,8 @@ class Identity:
 
     user_id: str
     organization_id: str
+    # The session (refresh-token family) the caller's access token belongs to.
+    session_id: str | None = None
 
 
 # The form every id this system issues is written in (RFC 9562's, either case). uuid.UUID

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, SecretStr
+from pydantic import AfterValidator, SecretStr, StringConstraints
 
 from nexus.auth import policy
 from nexus.models.common import (
@@ -24,26 +24,64 @@ def _policy(value: SecretStr) -> SecretStr:
     return value
 
 
+# A password being set: the policy's length is counted in characters after NFC normalisation
+# (the schema's bounds count them before); the common-password list has no schema either.
+
+
 class RegisterIn(ApiModel):
     email: Email
-    # Length is checked by the password policy, in characters, after NFC normalisation (the
-    # schema's bounds count them before; the common-password list has no schema either).
-    password: Annotated[
-        Password,
-        AfterValidator(_policy),
-        text_schema(
-            format="password",
-            minLength=policy.MIN_LENGTH,
-            maxLength=policy.MAX_LENGTH,
-            pattern=NO_NUL,
-        ),
-    ]
+    password: NewPassword
     name: Name | None = None
+
+
+NewPassword = Annotated[
+    Password,
+    AfterValidator(_policy),
+    text_schema(
+        format="password", minLength=policy.MIN_LENGTH, maxLength=policy.MAX_LENGTH, pattern=NO_NUL
+    ),
+]
+# An opaque token this API issued (refresh, e-mail link): 43 URL-safe characters.
+OpaqueToken = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=256),
+    text_schema(minLength=1, maxLength=256, pattern=NO_NUL),
+]
 
 
 class LoginIn(ApiModel):
     email: LoginEmail
     password: Password
+
+
+class RefreshIn(ApiModel):
+    """The refresh token, or nothing when the request carries the refresh cookie."""
+
+    refresh_token: OpaqueToken | None = None
+
+
+class EmailTokenIn(ApiModel):
+    token: OpaqueToken
+
+
+class ForgotIn(ApiModel):
+    email: Email
+
+
+class ResetIn(ApiModel):
+    token: OpaqueToken
+    password: NewPassword
+
+
+class ChangeIn(ApiModel):
+    current_password: Password
+    new_password: NewPassword
+
+
+class Accepted(OutModel):
+    """202: the request is taken (what follows, e.g. an e-mail, is not told)."""
+
+    accepted: Literal[True] = True
 
 
 class UserOut(OutModel):
@@ -52,12 +90,14 @@ class UserOut(OutModel):
     name: str | None
     organization_id: str
     created_at: datetime
+    email_verified: bool
 
 
 class TokenOut(OutModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int
+    refresh_token: str
 
 
 class RegisterOut(TokenOut):
@@ -73,6 +113,7 @@ class UserRow:
     name: str | None
     password_hash: str
     created_at: datetime
+    email_verified: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +133,12 @@ class LoginState:
     account: Throttle
     client: Throttle
     now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A refresh token's session: who, and the family every rotation of it stays in."""
+
+    user_id: str
+    organization_id: str
+    family_id: str

@@ -26,6 +26,8 @@ class Claims:
     user_id: str
     organization_id: str
     expires_at: int
+    # The session (refresh-token family) the token was issued for.
+    session_id: str | None = None
 
 
 def signing_key(settings: Settings | None = None) -> str:
@@ -33,7 +35,9 @@ def signing_key(settings: Settings | None = None) -> str:
     return resolve_secret(settings.jwt_secret, settings.jwt_secret_arn, name="JWT signing key")
 
 
-def issue(user_id: str, organization_id: str, *, now: int | None = None) -> tuple[str, int]:
+def issue(
+    user_id: str, organization_id: str, *, session_id: str | None = None, now: int | None = None
+) -> tuple[str, int]:
     settings = get_settings()
     issued_at = int(time.time()) if now is None else now
     ttl = settings.jwt_ttl_seconds
@@ -46,6 +50,8 @@ def issue(user_id: str, organization_id: str, *, now: int | None = None) -> tupl
         "aud": settings.jwt_audience,
         "jti": uuid.uuid4().hex,
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM), ttl
 
 
@@ -72,7 +78,12 @@ def verify(token: str) -> Claims:
         raise InvalidToken("bad times")
     if exp - iat > settings.jwt_ttl_seconds:
         raise InvalidToken("lifetime too long")
-    return Claims(user_id=user_id, organization_id=organization_id, expires_at=int(exp))
+    session_id = parse_id(claims["sid"]) if "sid" in claims else None
+    if "sid" in claims and session_id is None:
+        raise InvalidToken("bad session")
+    return Claims(
+        user_id=user_id, organization_id=organization_id, expires_at=int(exp), session_id=session_id
+    )
 
 
 def _numeric(value: object) -> float | None:
