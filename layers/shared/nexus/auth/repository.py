@@ -50,6 +50,15 @@ def _counter(key: str, window_seconds: int) -> dict[str, Any]:
     return {"key": key, "window": timedelta(seconds=window_seconds)}
 
 
+def _end_sessions(user_id: str, keep_family: str | None) -> tuple[sql.Composed, dict[str, Any]]:
+    """Revoke every live refresh token of the user, but those of ``keep_family``."""
+    where = Where("user_id = %(user)s AND revoked_at IS NULL", user=user_id).also(
+        "family_id <> %(keep)s::uuid", keep=keep_family
+    )
+    query = sql.SQL("UPDATE refresh_tokens SET revoked_at = now() WHERE {}").format(where.clause())
+    return query, where.params
+
+
 def _link_email(conn: db.Conn, user: UserRow, purpose: str, token: str) -> str:
     """Store a single-use link token (its digest) and write its e-mail to the outbox, in the
     caller's transaction; returns the outbox id."""
@@ -213,13 +222,7 @@ class AuthRepository:
         )
 
     def end_sessions(self, *, user_id: str, keep_family: str | None = None) -> int:
-        where = Where("user_id = %(user)s AND revoked_at IS NULL", user=user_id).also(
-            "family_id <> %(keep)s::uuid", keep=keep_family
-        )
-        return db.execute(
-            sql.SQL("UPDATE refresh_tokens SET revoked_at = now() WHERE {}").format(where.clause()),
-            where.params,
-        )
+        return db.execute(*_end_sessions(user_id, keep_family))
 
     # -- e-mail links and passwords ----------------------------------------------------------
     def send_link(
@@ -301,15 +304,7 @@ class AuthRepository:
                 "UPDATE users SET password_hash = %s, updated_at = now() WHERE id = %s",
                 (password_hash, user_id),
             )
-            where = Where("user_id = %(user)s AND revoked_at IS NULL", user=user_id).also(
-                "family_id <> %(keep)s::uuid", keep=keep_family
-            )
-            conn.execute(
-                sql.SQL("UPDATE refresh_tokens SET revoked_at = now() WHERE {}").format(
-                    where.clause()
-                ),
-                where.params,
-            )
+            conn.execute(*_end_sessions(user_id, keep_family))
 
         db.run(work)
 
