@@ -55,6 +55,25 @@ class Mail:
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
         return ids
 
+    def deliver(self) -> dict[str, Any]:
+        """One poll of Lambda's SQS event source mapping: receive a batch, invoke
+        NotifyFunction, delete what it did not report as failed."""
+        from functions.notify import app as notify_app
+        from nexus_local.events import sqs_record
+        from tests.support.api import lambda_context
+
+        messages = self.receive()
+        if not messages:
+            return {"batchItemFailures": []}
+        arn = "arn:aws:sqs:us-east-1:123456789012:NotifyQueue"
+        event = {"Records": [sqs_record(m, arn) for m in messages]}
+        result: dict[str, Any] = notify_app.lambda_handler(event, lambda_context("NotifyFunction"))
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+        return result
+
     def sent(self) -> list[dict[str, Any]]:
         """What moto's SES recorded as sent."""
         from moto.ses.models import ses_backends

@@ -102,3 +102,20 @@ def sweep(
         if missed or len(ids) < settings.outbox_sweep_batch:
             break
     return SweepResult(relayed=relayed, failed=failed, batches=batches)
+
+
+def delay(receipt_handle: str, seconds: int, *, sqs: Any = None) -> None:
+    """Keep a NotifyQueue message invisible for ``seconds`` (the retry's backoff). Best
+    effort: when SQS cannot be told, the queue's visibility timeout applies, which loses
+    nothing."""
+    url = get_settings().notify_queue_url
+    if not url:
+        return
+    try:
+        (sqs or aws.client("sqs")).change_message_visibility(
+            QueueUrl=url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=max(0, min(seconds, 43_200)),
+        )
+    except Exception as exc:  # noqa: BLE001 - the visibility timeout is the fallback
+        logger.warning("could not delay the retry", extra={"error": type(exc).__name__})

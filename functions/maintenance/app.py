@@ -1,0 +1,57 @@
+"""MaintenanceFunction: on MaintenanceSchedule, runs each maintenance job in turn (JOBS),
+each within the invocation's remaining time; one job's failure does not keep the next from
+running, and fails the invocation at the end (the Errors alarm) so it is seen.
+
+Jobs: the outbox sweep (relays outbox rows the writers' after-commit publish missed). Later
+issues append theirs to JOBS.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nexus.observability import logger, metrics
+from nexus.outbox import relay
+
+# Kept back from the remaining time so a job's last batch can finish and report.
+MARGIN_MS = 10_000
+Job = Callable[[Callable[[], bool]], dict[str, Any]]
+
+
+def outbox_sweep(keep_going: Callable[[], bool]) -> dict[str, Any]:
+    result = relay.sweep(keep_going=keep_going)
+    metrics.add_metric(name="OutboxRelayed", unit=MetricUnit.Count, value=result.relayed)
+    metrics.add_metric(name="OutboxRelayFailed", unit=MetricUnit.Count, value=result.failed)
+    return {"relayed": result.relayed, "failed": result.failed, "batches": result.batches}
+
+
+JOBS: dict[str, Job] = {"outbox_sweep": outbox_sweep}
+
+
+class MaintenanceFailed(Exception):
+    """At least one job failed (each is logged with its error)."""
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def keep_going() -> bool:
+        return bool(context.get_remaining_time_in_millis() > MARGIN_MS)
+
+    results: dict[str, Any] = {}
+    failed: list[str] = []
+    for name, job in JOBS.items():
+        if not keep_going():
+            results[name] = {"skipped": "out of time"}
+            continue
+        try:
+            results[name] = job(keep_going)
+        except Exception as exc:  # noqa: BLE001 - the next job still runs; raised below
+            logger.exception("maintenance job failed", extra={"job": name})
+            results[name] = {"error": type(exc).__name__}
+            failed.append(name)
+    if failed:
+        raise MaintenanceFailed(", ".join(failed))
+    return results
