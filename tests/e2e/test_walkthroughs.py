@@ -61,3 +61,11 @@ def test_the_metrics_walkthrough_runs_and_runs_again(stack: Stack) -> None:
     second = _walkthrough(stack, "metrics")
     assert "give page 3030 its first-run token again" in second
     assert "done: both pages ingested" in second
+
+
+def test_the_account_walkthrough_reads_its_emails_from_the_local_listing(stack: Stack) -> None:
+    out = _walkthrough(stack, "account")
+    assert "verify the address: POST /auth/verify-email -> 200" in out
+    assert "reset it from the e-mailed link: POST /auth/password/reset -> 204" in out
+    assert "log out: POST /auth/logout -> 204" in out
+    assert "done:" in _walkthrough(stack, "account")  # a second run: a new address
