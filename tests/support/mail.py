@@ -46,6 +46,12 @@ class Mail:
             ).get("Messages", [])
         )
 
+    def receive_count(self) -> int:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"])
+
     def queued_ids(self) -> list[str]:
         """Drain NotifyQueue: the outbox ids of every message in it."""
         ids: list[str] = []

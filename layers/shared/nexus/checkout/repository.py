@@ -7,7 +7,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.rows import kwargs_row, scalar_row
 
-from nexus import db
+from nexus import db, outbox
 from nexus.checkout.models import (
     BuyerOrderRow,
     Order,
@@ -23,6 +23,50 @@ _O_COLUMNS = sql.SQL(
     "o.id::text, o.product_id::text, o.email, o.name, o.status, o.amount, o.currency,"
     " o.created_at, o.request_hash"
 )
+
+
+# What the paid order's two emails need: the order, and the seller organization's users.
+_PAID_MAIL = """
+SELECT o.id::text AS order_id, o.email AS buyer_email, o.name AS buyer_name, o.product_name,
+       o.amount, o.currency, u.email AS seller_email, u.name AS seller_name
+FROM orders o LEFT JOIN users u ON u.organization_id = o.organization_id
+WHERE o.id = %s
+ORDER BY u.id
+"""
+
+
+def _paid_emails(conn: db.Conn, order_id: str) -> list[str]:
+    """The order confirmation to the buyer and a new-sale note to each of the seller's
+    users, written in the transaction that makes the order paid: the transition happens
+    once (the order row is locked, pending → paid), so they are written once however often
+    the event is delivered."""
+    rows = conn.execute(_PAID_MAIL, (order_id,)).fetchall()
+    first = rows[0]
+    sale = {
+        "order_id": first["order_id"],
+        "product_name": first["product_name"],
+        "amount": first["amount"],
+        "currency": first["currency"],
+    }
+    ids = [
+        outbox.add(
+            conn,
+            kind="order_confirmation",
+            recipient=first["buyer_email"],
+            payload={**sale, "name": first["buyer_name"]},
+        )
+    ]
+    ids += [
+        outbox.add(
+            conn,
+            kind="new_sale",
+            recipient=row["seller_email"],
+            payload={**sale, "buyer_email": first["buyer_email"], "name": row["seller_name"]},
+        )
+        for row in rows
+        if row["seller_email"]
+    ]
+    return ids
 
 
 class IllegalTransition(Exception):
@@ -124,11 +168,15 @@ class CheckoutRepository:
         self, *, event_id: str, event_type: str, order_id: str, new_status: OrderStatus
     ) -> PaymentOutcome:
         """In one transaction: lock the order, record the event once, move pending → the
-        new status. An illegal transition raises :class:`IllegalTransition` inside the
-        transaction, so the refused event is not recorded and a retry of it is refused again
-        rather than silently accepted."""
+        new status, and on paid write the buyer's confirmation and the seller's note to the
+        outbox (published after the commit). An illegal transition raises
+        :class:`IllegalTransition` inside the transaction, so the refused event is not
+        recorded and a retry of it is refused again rather than silently accepted."""
+
+        mail: list[str] = []
 
         def work(conn: db.Conn) -> PaymentOutcome:
+            mail.clear()  # db.run may run work again on a fresh connection
             scalar = conn.cursor(row_factory=scalar_row)
             current: OrderStatus | None = scalar.execute(
                 "SELECT status FROM orders WHERE id = %s FOR UPDATE", (order_id,)
@@ -148,8 +196,13 @@ class CheckoutRepository:
                 "UPDATE orders SET status = %s, updated_at = now() WHERE id = %s",
                 (new_status, order_id),
             )
+            if new_status == "paid":
+                mail.extend(_paid_emails(conn, order_id))
             return PaymentOutcome(
                 found=True, duplicate=False, status=new_status, previous="pending"
             )
 
-        return db.run(work)
+        outcome = db.run(work)
+        # After the commit, best effort (never raises): the outbox sweep relays what it misses.
+        outbox.publish(mail)
+        return outcome

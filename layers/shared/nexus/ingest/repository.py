@@ -10,7 +10,7 @@ from psycopg import sql
 from psycopg.adapt import PyFormat
 from psycopg.rows import scalar_row
 
-from nexus import db
+from nexus import db, outbox
 from nexus.db.where import Where
 from nexus.graph.catalogue import METRICS
 from nexus.graph.client import Post
@@ -68,11 +68,7 @@ SELECT count(*) AS written FROM metrics
     changed=_CHANGED,
 )
 
-RECORD_FAILURE = """
-WITH flag AS (
-    UPDATE integrations SET status = 'needs_reauth', updated_at = now()
-    WHERE %(reauth)s AND id = %(integration)s AND status = 'active'
-)
+RECORD_RUN = """
 INSERT INTO ingestion_runs AS r (organization_id, integration_id, date, status,
     error_code, finished_at)
 VALUES (%(org)s, %(integration)s, %(date)s, %(status)s, %(error_code)s,
@@ -81,6 +77,39 @@ ON CONFLICT (integration_id, date) DO UPDATE SET status = EXCLUDED.status,
     error_code = EXCLUDED.error_code, finished_at = EXCLUDED.finished_at,
     attempts = r.attempts + 1
 """
+
+# The transition active → needs_reauth happens once (a concurrent or redelivered job finds
+# the status changed and updates nothing), and so the reconnect emails that go with it: one
+# to each user of the organization, in the same transaction. The email names the page by its
+# provider id: the consumer's role does not read integration names (least privilege).
+FLAG_REAUTH = """
+WITH flag AS (
+    UPDATE integrations SET status = 'needs_reauth', updated_at = now()
+    WHERE id = %(integration)s AND organization_id = %(org)s AND status = 'active'
+    RETURNING id::text, organization_id, provider, external_id
+)
+SELECT flag.id AS integration_id, flag.provider, flag.external_id, u.email, u.name
+FROM flag JOIN users u ON u.organization_id = flag.organization_id
+ORDER BY u.id
+"""
+
+
+def _flag_reauth(conn: db.Conn, params: dict[str, Any]) -> list[str]:
+    rows = conn.execute(FLAG_REAUTH, params).fetchall()
+    return [
+        outbox.add(
+            conn,
+            kind="reconnect",
+            recipient=row["email"],
+            payload={
+                "integration_id": row["integration_id"],
+                "provider": row["provider"],
+                "external_id": row["external_id"],
+                "name": row["name"],
+            },
+        )
+        for row in rows
+    ]
 
 
 class IngestRepository:
@@ -146,13 +175,23 @@ class IngestRepository:
         needs_reauth: bool,
     ) -> None:
         """The run's outcome when no data could be stored; a permanent failure also marks
-        the integration needs_reauth (in the same statement)."""
+        the integration needs_reauth and writes the reconnect emails (in the same
+        transaction; published after the commit)."""
         params = {
-            "reauth": needs_reauth,
             "org": organization_id,
             "integration": integration_id,
             "date": snapshot,
             "status": status,
             "error_code": error_code,
         }
-        db.execute(RECORD_FAILURE, params)
+        if not needs_reauth:
+            db.execute(RECORD_RUN, params)
+            return
+
+        def work(conn: db.Conn) -> list[str]:
+            mail = _flag_reauth(conn, params)
+            conn.execute(RECORD_RUN, params)
+            return mail
+
+        # After the commit, best effort (never raises): the outbox sweep relays what it misses.
+        outbox.publish(db.run(work))

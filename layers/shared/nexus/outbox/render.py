@@ -6,7 +6,8 @@ Payloads (what writers store; see docs/architecture.md, "Email: the outbox"):
 - order_confirmation (to the buyer): ``{"order_id", "product_name", "amount", "currency",
   "name"}`` → ``/success?order={order_id}``;
 - new_sale (to the seller): the same plus ``"buyer_email"`` → ``/dashboard/orders``;
-- reconnect: ``{"integration_id", "integration_name", "name"}`` → ``/dashboard/integrations``.
+- reconnect: ``{"integration_id", "provider", "external_id", "name"}`` (or an
+  ``"integration_name"``) → ``/dashboard/integrations``.
 Amounts are minor units, shown in major units by the currency's ISO 4217 exponent.
 """
 
@@ -69,6 +70,9 @@ def values(kind: str, payload: dict[str, Any], secret: str | None, base_url: str
     found["name"] = str(payload.get("name") or "there")
     if "amount" in payload:
         found["amount"] = money(int(payload["amount"]), str(payload.get("currency") or ""))
+    if kind == "reconnect" and not payload.get("integration_name"):
+        provider = str(payload.get("provider") or "facebook").capitalize()
+        found["integration_name"] = f"your {provider} Page {payload.get('external_id', '')}".strip()
     found["link"] = link(kind, payload, secret, base_url)
     return found
 

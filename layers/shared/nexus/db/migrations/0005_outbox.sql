@@ -113,8 +113,9 @@ GRANT SELECT (id, relayed_at),
 -- The new-sale note and the reconnect email go to the organization's users: their address
 -- and name only (never the password hash).
 GRANT SELECT (id, organization_id, email, name) ON users TO nexus_checkout, nexus_ingest;
--- The reconnect email names the page (the UPDATE ... RETURNING of needs_reauth reads it).
-GRANT SELECT (name) ON integrations TO nexus_ingest;
+-- The reconnect email names the page by its provider and external id, which nexus_ingest
+-- reads already (its RETURNING needs provider too); never the integration's name.
+GRANT SELECT (provider) ON integrations TO nexus_ingest;
 
 -- nexus_notify (NotifyFunction): claims a row, reads what it renders (the secret included),
 -- marks the outcome; checks and writes the suppression list (bounces, complaints).
