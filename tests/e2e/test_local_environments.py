@@ -221,3 +221,31 @@ def test_shutdown_leaves_no_environment_running(tmp_path: Path) -> None:
     rt.shutdown()
     for pid in pids:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+def test_shutdown_kills_an_environment_still_busy_after_the_grace(tmp_path: Path) -> None:
+    app = _app(tmp_path, {"Slow": {"Timeout": 60}})
+    rt = Runtime(app, isolation="process")
+    outcome: list[BaseException | None] = []
+
+    def call() -> None:
+        try:
+            rt.invoke("Slow", {"action": "sleep", "seconds": 30})
+            outcome.append(None)
+        except InvocationError as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    deadline = time.monotonic() + 20
+    while not rt.environment_pids("Slow") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [pid] = rt.environment_pids("Slow")
+    time.sleep(0.5)  # the invocation is under way
+    started = time.monotonic()
+    rt.shutdown(grace=1)
+    assert time.monotonic() - started < 5
+    caller.join(timeout=10)
+    assert isinstance(outcome[0], InvocationError)
+    assert outcome[0].error_type == "Runtime.ExitError"
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"

@@ -151,13 +151,12 @@ def test_fifty_parallel_logins_are_all_accepted_without_resets(stack: Stack) -> 
     connections = [http.client.HTTPConnection(host, int(port), timeout=60) for _ in range(50)]
     start = threading.Barrier(50)
 
-    def login(connection: http.client.HTTPConnection) -> int | str:
+    def login(connection: http.client.HTTPConnection) -> tuple[int, str] | str:
         try:
             start.wait(timeout=30)
             connection.request("POST", "/auth/login", body, {"Content-Type": "application/json"})
             response = connection.getresponse()
-            response.read()
-            return response.status
+            return response.status, response.read().decode()
         except OSError as exc:
             return f"{type(exc).__name__}: {exc}"
         finally:
@@ -167,7 +166,11 @@ def test_fifty_parallel_logins_are_all_accepted_without_resets(stack: Stack) -> 
     with ThreadPoolExecutor(50) as pool:
         outcomes = list(pool.map(login, connections))
     # Then every connection is accepted and answered (no reset while the server caught up)
-    assert outcomes == [200] * 50
+    unanswered = [o for o in outcomes if isinstance(o, str)]
+    assert unanswered == []
+    # And every login succeeds
+    failed = [o for o in outcomes if not isinstance(o, str) and o[0] != 200]
+    assert failed == [], [line for line in stack.output if '"WARNING"' in line][-5:]
 
 
 def _sqs(stack: Stack) -> Any:

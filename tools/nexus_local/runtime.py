@@ -398,9 +398,10 @@ class _ProcessEnvironments:
         with self._cond:
             return sorted(w.pid for w in self._all)
 
-    def close(self, grace: float = 5.0) -> None:
-        """Stop every environment: idle ones now, busy ones once they answer (killed after
-        ``grace`` seconds)."""
+    def close(self, deadline: float | None = None) -> None:
+        """Stop every environment: idle ones now, busy ones once they answer, killed at
+        ``deadline`` (``time.monotonic()``; default 5 s from now)."""
+        deadline = time.monotonic() + 5.0 if deadline is None else deadline
         with self._cond:
             self._closed = True
             idle, self._idle = self._idle, []
@@ -408,7 +409,6 @@ class _ProcessEnvironments:
             self._cond.notify_all()
         for worker in idle:
             worker.close()
-        deadline = time.monotonic() + grace
         with self._cond:
             while self._all and time.monotonic() < deadline:
                 self._cond.wait(timeout=0.1)
@@ -477,6 +477,12 @@ class Runtime:
         request_id = str(uuid.uuid4())
         return self._environments[function_id].invoke(event, request_id)
 
-    def shutdown(self) -> None:
+    def shutdown(self, grace: float = 5.0) -> None:
+        """Stop every environment; a process-mode one still busy after ``grace`` seconds (all
+        functions' together) is killed."""
+        deadline = time.monotonic() + grace
         for environments in self._environments.values():
-            environments.close()
+            if isinstance(environments, _ProcessEnvironments):
+                environments.close(deadline)
+            else:
+                environments.close()

@@ -157,8 +157,11 @@ def serve(requests: IO[bytes], out: IO[bytes]) -> int:
 
 def main(argv: list[str]) -> int:
     # Ctrl-C in a terminal reaches the whole process group: the stack stops its
-    # environments itself, after the requests they are serving.
+    # environments itself, after the requests they are serving. The stack starts this
+    # process with SIGINT blocked, so one that came while the interpreter started is
+    # discarded here instead of interrupting the start.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from nexus_local import logs
 
     logs.configure()
@@ -199,6 +202,9 @@ class WorkerProcess:
         self._buffer = b""
         self._closed = False
         read_end, write_end = os.pipe()
+        # Inherited through exec: a Ctrl-C while the environment starts waits for it to
+        # ignore it (see main); this thread's mask is restored at once.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.proc = subprocess.Popen(
                 # The function's name is for ps and the tests' process scans only.
@@ -212,6 +218,7 @@ class WorkerProcess:
             os.close(read_end)
             raise
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(write_end)
         self._answers = read_end
         init = {
