@@ -176,7 +176,11 @@ def generate(app: App | None = None) -> dict[str, Any]:
                 }
             if (method, path) in protected:
                 operation["security"] = [{"bearerAuth": []}]
-                responses["401"] = _gateway("No Authorization header (API Gateway)")
+                gateway = _gateway("No Authorization header (API Gateway)")
+                if "401" in responses:  # the function's own 401 (problem+json) as well
+                    gateway["content"].update(responses["401"].get("content", {}))
+                    gateway["description"] += "; or the function's own refusal"
+                responses["401"] = gateway
                 responses["403"] = _gateway("Token rejected by the authorizer (API Gateway)")
             operation["responses"] = dict(sorted(responses.items()))
     for name in _UNUSED:

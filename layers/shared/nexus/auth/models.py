@@ -15,6 +15,7 @@ from nexus.models.common import (
     Name,
     OutModel,
     Password,
+    plain_text,
     text_schema,
 )
 
@@ -45,6 +46,7 @@ NewPassword = Annotated[
 OpaqueToken = Annotated[
     str,
     StringConstraints(min_length=1, max_length=256),
+    AfterValidator(plain_text),
     text_schema(minLength=1, maxLength=256, pattern=NO_NUL),
 ]
 

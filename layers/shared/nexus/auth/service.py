@@ -155,11 +155,11 @@ def logout_all(who: Identity, *, repo: AuthRepository = REPOSITORY) -> None:
     repo.end_sessions(user_id=who.user_id)
 
 
-_BAD_LINK = "The link is not valid: it was used already, has expired, or was never sent."
+BAD_LINK = "The link is not valid: it was used already, has expired, or was never sent."
 
 
 def _bad_link() -> ValidationFailed:
-    return ValidationFailed(_BAD_LINK, errors=[{"loc": ["body", "token"], "msg": _BAD_LINK}])
+    return ValidationFailed(BAD_LINK, errors=[{"loc": ["body", "token"], "msg": BAD_LINK}])
 
 
 def verify_email(body: EmailTokenIn, *, repo: AuthRepository = REPOSITORY) -> UserOut:
