@@ -367,6 +367,8 @@ def grants(template: dict[str, Any], name: str) -> set[str]:
             out.add(f"sqs-send:{value['QueueName']['Fn::GetAtt'][0]}")
         elif kind == "SQSPollerPolicy":
             out.add(f"sqs-poll:{value['QueueName']['Fn::GetAtt'][0]}")
+        elif kind == "Statement":
+            out |= {f"statement:{s['Action']}" for s in value}  # pinned by ses_send_statement
         else:
             raise AssertionError(f"{name}: unknown policy {policy!r}")
     return out
@@ -378,9 +380,18 @@ ACCESS = {
     # The schema owner: the master secret, straight to the cluster (no rds-db:connect).
     "MigrationFunction": {"secret:DbCluster.MasterUserSecret.SecretArn"},
     "AuthorizerFunction": {"secret:JwtSecret"},
-    "AuthFunction": {"secret:JwtSecret", "secret:PasswordPepperSecret", "db:nexus_auth"},
+    "AuthFunction": {
+        "secret:JwtSecret",
+        "secret:PasswordPepperSecret",
+        "sqs-send:NotifyQueue",
+        "db:nexus_auth",
+    },
     "ProductsFunction": {"db:nexus_products"},
-    "CheckoutFunction": {"secret:PaymentWebhookSecret", "db:nexus_checkout"},
+    "CheckoutFunction": {
+        "secret:PaymentWebhookSecret",
+        "sqs-send:NotifyQueue",
+        "db:nexus_checkout",
+    },
     "IntegrationsFunction": {
         "secret:TokenEncryptionKeySecret",
         "sqs-send:IngestQueue",
@@ -391,8 +402,16 @@ ACCESS = {
         "secret:TokenEncryptionKeySecret",
         "sqs-send:IngestDeadLetterQueue",
         "sqs-poll:IngestQueue",
+        "sqs-send:NotifyQueue",
         "db:nexus_ingest",
     },
+    "NotifyFunction": {
+        "secret:TokenEncryptionKeySecret",
+        "sqs-poll:NotifyQueue",
+        "statement:ses:SendEmail",
+        "db:nexus_notify",
+    },
+    "MaintenanceFunction": {"sqs-send:NotifyQueue", "db:nexus_maintenance"},
 }
 
 
@@ -403,8 +422,9 @@ def test_least_privilege_per_function(template: dict[str, Any]) -> None:
 
 
 def migration_roles() -> set[str]:
-    """The roles 0002_roles.sql creates (its VALUES list of time budgets)."""
-    sql = (ROOT / "layers/shared/nexus/db/migrations/0002_roles.sql").read_text()
+    """The roles the migrations create (their VALUES lists of time budgets)."""
+    migrations = sorted((ROOT / "layers/shared/nexus/db/migrations").glob("*.sql"))
+    sql = "\n".join(m.read_text() for m in migrations)
     return set(re.findall(r"^\s*\('(nexus_\w+)',", sql, flags=re.MULTILINE))
 
 
@@ -632,3 +652,34 @@ def test_dashboard_shows_what_the_code_emits(template: dict[str, Any]) -> None:
         if alarm.get("Namespace") == METRICS_NAMESPACE:
             assert alarm["MetricName"] in names or alarm["MetricName"].startswith(tuple(prefixes))
             assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]
+
+
+def test_email_queue_retries_then_dead_letters_and_ses_is_sent_as_the_identity_only(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    queue = resources["NotifyQueue"]["Properties"]
+    timeout = merged(template, "NotifyFunction")["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    events = resources["NotifyFunction"]["Properties"]["Events"]
+    assert events["Emails"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (ses_send,) = [
+        p["Statement"]
+        for p in resources["NotifyFunction"]["Properties"]["Policies"]
+        if "Statement" in p
+    ]
+    (statement,) = ses_send
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "ses:SendEmail")
+    identity, configuration_set = statement["Resource"]
+    assert identity["Fn::Sub"][0].endswith(":identity/${Identity}")
+    assert configuration_set["Fn::Sub"].endswith(":configuration-set/${EmailConfigurationSet}")
+    for name in ("NotifyFunction", "MaintenanceFunction", "AuthFunction", "CheckoutFunction"):
+        assert env(template, name)["NOTIFY_QUEUE_URL"] == {"Ref": "NotifyQueue"}, name
+    assert env(template, "IngestMetricsFunction")["NOTIFY_QUEUE_URL"] == {"Ref": "NotifyQueue"}
+    schedule = resources["MaintenanceFunction"]["Properties"]["Events"]["Schedule"]
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "MaintenanceSchedule"}
+    assert template["Parameters"]["WebBaseUrl"]["Default"] == "http://127.0.0.1:8080"

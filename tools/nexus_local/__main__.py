@@ -90,6 +90,19 @@ def _database_for_docker(url: str) -> str | None:
     return make_conninfo("", **info)
 
 
+def _email_from(app: App) -> str:
+    """The sender the functions use (EMAIL_FROM, the template's EmailFromAddress), which the
+    local SES must have verified."""
+    return os.environ.get("EMAIL_FROM") or next(
+        (
+            f.environment["EMAIL_FROM"]
+            for f in app.functions.values()
+            if f.environment.get("EMAIL_FROM")
+        ),
+        "",
+    )
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -162,6 +175,7 @@ class Stack:
         use_local_endpoint(self.aws.url)
         self.values = self.aws.create_queues(template.queues)
         self.app = parse(resources_values=self.values)
+        self.aws.verify_sender(_email_from(self.app))
         if self.sandbox:
             self.graph = FakeGraph(demo_pages())
             os.environ["GRAPH_API_BASE_URL"] = self.graph.start(a.graph_port)
@@ -258,6 +272,8 @@ class Stack:
             print(f"  {route.method:<6} {base}{route.path}  -> {route.function_id} ({auth})")
         functions = ", ".join(sorted(app.functions))
         print(f"Lambda invoke API: http://{a.host}:{a.lambda_port} ({functions})")
+        if self.aws is not None:
+            print(f"Sent email (SES, as LocalStack lists it): GET {self.aws.mail_url}")
         print(f"SQS endpoint: http://{a.host}:{a.sqs_port}")
         for queue in app.queues:
             print(f"  {queue}: {self.values[f'Ref:{queue}']}")

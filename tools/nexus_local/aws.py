@@ -1,6 +1,8 @@
 """The local AWS endpoint: moto's server on 127.0.0.1:4566 with the template's queues,
-named by logical ID, with their visibility timeouts, retention and redrive policies.
-Queues live in memory: messages do not survive a restart of the stack."""
+named by logical ID, with their visibility timeouts, retention and redrive policies, and SES
+v2 with the sender identity verified (moto refuses an unverified one); what SES sent is
+listed at ``GET /_aws/ses`` as LocalStack lists it (nexus_local.ses). Queues and mail live in
+memory: they do not survive a restart of the stack."""
 
 from __future__ import annotations
 
@@ -21,12 +23,36 @@ def use_local_endpoint(url: str) -> None:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
 
 
+def _server(host: str, port: int) -> Any:
+    """moto's threaded server, its application wrapped by the SES listing."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    from nexus_local.ses import SesListing
+
+    class Server(ThreadedMotoServer):
+        listing = SesListing(DomainDispatcherApplication(create_backend_app), REGION)
+
+        def _server_entry(self) -> None:
+            self._server = make_server(
+                self._ip_address, self._port, self.listing, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Server(ip_address=host, port=port, verbose=False)
+
+
 class LocalAws:
     def __init__(self, host: str, port: int) -> None:
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
         self.url = f"http://{host}:{port}"
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self.mail_url = f"{self.url}/_aws/ses"
+        self._server = _server(host, port)
 
     def start(self) -> None:
         self._server.start()
@@ -34,11 +60,11 @@ class LocalAws:
     def stop(self) -> None:
         self._server.stop()
 
-    def client(self) -> Any:
+    def client(self, service: str = "sqs") -> Any:
         import boto3
 
         return boto3.client(
-            "sqs",
+            service,
             endpoint_url=self.url,
             region_name=REGION,
             aws_access_key_id="local",
@@ -71,3 +97,8 @@ class LocalAws:
             values[f"GetAtt:{queue.logical_id}.Arn"] = arn
             values[f"GetAtt:{queue.logical_id}.QueueName"] = queue.logical_id
         return values
+
+    def verify_sender(self, address: str) -> None:
+        """The sender identity SES must know before it sends (SES_IDENTITY on AWS)."""
+        if address:
+            self.client("sesv2").create_email_identity(EmailIdentity=address)

@@ -1,0 +1,90 @@
+"""Through the local stack: an email written to the outbox is relayed to NotifyQueue, sent by
+NotifyFunction through the local SES (the sender verified at start-up) and listed at
+``GET :4566/_aws/ses`` as LocalStack lists it, both parts kept."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nexus.checkout.signature import sign
+from tests.support.api import TEST_SECRETS
+from tests.support.stack import Stack, free_port, start_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    s = start_stack(tmp_path, free_port(), {"DATABASE_URL": database_url, **TEST_SECRETS})
+    yield s
+    assert s.stop() == 0
+
+
+def _listing(stack: Stack, query: str = "") -> list[dict[str, Any]]:
+    url = f"http://127.0.0.1:{stack.env['SQS_PORT']}/_aws/ses{query}"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        found: list[dict[str, Any]] = json.loads(resp.read())["messages"]
+    return found
+
+
+def _wait_for(stack: Stack, address: str, timeout: float = 30) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mine = [m for m in _listing(stack) if address in m["Destination"]["ToAddresses"]]
+        if mine:
+            return mine
+        time.sleep(0.3)
+    raise AssertionError(f"no email to {address} within {timeout} s")
+
+
+def test_a_paid_order_shows_in_the_local_mail_listing(stack: Stack) -> None:
+    # Given a seller's product, bought and paid through the local stack's HTTP API
+    status, _, answer = stack.call(
+        "POST",
+        "/auth/register",
+        {"email": "mailer@example.com", "password": "correct horse battery", "name": "Mia"},
+    )
+    assert status == 201, answer
+    token = answer["access_token"]
+    status, _, product = stack.call(
+        "POST", "/products", {"name": "Bread", "price": 450, "currency": "EUR"}, token=token
+    )
+    assert status == 201, product
+    status, _, order = stack.call(
+        "POST", "/checkout", {"product_id": product["id"], "email": "eater@example.com"}
+    )
+    assert status == 201, order
+    body = json.dumps(
+        {"event_id": "evt_mail", "type": "payment.succeeded", "order_id": order["id"]}
+    ).encode()
+    headers = {"X-Signature": sign(TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"], body)}
+    for _ in range(3):  # the same event, three times
+        assert stack.call("POST", "/webhooks/payments", body, headers=headers)[0] == 200
+    # Then the buyer's confirmation is listed, LocalStack's shape, both parts kept
+    (confirmation,) = _wait_for(stack, "eater@example.com")
+    assert confirmation.keys() >= {"Id", "Source", "Destination", "Subject", "Body", "Timestamp"}
+    assert confirmation["Source"] == "no-reply@nexus-sales.local"
+    assert confirmation["Subject"] == "Your order: Bread"
+    assert f"http://127.0.0.1:8080/success?order={order['id']}" in confirmation["Body"]["text_part"]
+    assert "<a href=" in confirmation["Body"]["html_part"]
+    assert "4.50 EUR" in confirmation["Body"]["text_part"]
+    deadline = time.monotonic() + 30
+    while not (notes := [m for m in _listing(stack) if m["Subject"] == "New sale: Bread"]):
+        assert time.monotonic() < deadline, "no new-sale note"
+        time.sleep(0.3)
+    assert notes[0]["Destination"]["ToAddresses"] == ["mailer@example.com"]
+    assert "eater@example.com" in notes[0]["Body"]["text_part"]
+    # and the banner said where to look
+    assert "/_aws/ses" in stack.text()
+    time.sleep(1)
+    to_buyer = [
+        m for m in _listing(stack) if m["Destination"]["ToAddresses"] == ["eater@example.com"]
+    ]
+    assert len(to_buyer) == 1
