@@ -204,3 +204,37 @@ def test_bounces_and_complaints_suppress_the_address(
     row = _row(conn, outbox_id)
     assert (row["status"], row["secret_ciphertext"]) == ("suppressed", None)
     assert mail.sent() == []
+
+
+def test_an_email_dead_lettered_during_a_long_outage_is_resent_by_redrive_once(
+    mail: Mail,
+    database_url: str,
+    conn: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from nexus_ops.__main__ import main as cli
+
+    # Given SES down for longer than NotifyQueue's five receives
+    outbox_id = _write(database_url, "verify_email", secret="v-token")
+    outbox.publish([outbox_id])
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+    for _ in range(5):
+        assert len(mail.deliver()["batchItemFailures"]) == 1
+    assert mail.deliver() == {"batchItemFailures": []}  # nothing left: dead-lettered
+    # When SES is back and the operator redrives the email dead-letter queue
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SESV2")
+    monkeypatch.setenv("NOTIFY_DLQ_URL", mail.dlq_url)
+    get_settings.cache_clear()
+    assert cli(["redrive", "--queue", "notify"]) == 0
+    assert "moved 1, kept 0" in capsys.readouterr().out
+    assert cli(["queues", "--queue", "notify"]) == 0
+    assert "NotifyDeadLetterQueue" in capsys.readouterr().out
+    # Then the email goes once, its link intact, and a second redrive has nothing to send
+    assert mail.deliver() == {"batchItemFailures": []}
+    (sent,) = mail.sent()
+    assert "http://127.0.0.1:8080/auth/verify?token=v-token" in sent["body"]
+    row = _row(conn, outbox_id)
+    assert (row["status"], row["attempts"]) == ("sent", 6)

@@ -9,7 +9,9 @@ Where it acts:
   stack's outputs and resources);
 - otherwise ``INGEST_QUEUE_URL`` / ``INGEST_DLQ_URL`` and boto3's own configuration.
 
-Commands: ``queues`` (depths), ``redrive [--only transient]``, ``fire [--date D]`` (run the
+Commands: ``queues [--queue ingest|notify]`` (depths), ``redrive [--queue ingest|notify]
+[--only transient]`` (``notify``: failed emails back to NotifyQueue; ``NOTIFY_QUEUE_URL`` /
+``NOTIFY_DLQ_URL`` without --local or --stack), ``fire [--date D]`` (run the
 fan-out now, as the schedule would), ``sync ID [--date D]`` (queue one integration's job;
 reads its organization from ``DATABASE_URL``, with ``--local`` the stack's database),
 ``migrate`` (apply migrations to ``DATABASE_URL``).
@@ -62,20 +64,26 @@ def _stack(args: argparse.Namespace) -> dict[str, str]:
     return found
 
 
+# --queue: the work queue, its dead-letter queue, and the variables naming them otherwise.
+QUEUES = {
+    "ingest": ("IngestQueue", "IngestDeadLetterQueue", "INGEST_QUEUE_URL", "INGEST_DLQ_URL"),
+    "notify": ("NotifyQueue", "NotifyDeadLetterQueue", "NOTIFY_QUEUE_URL", "NOTIFY_DLQ_URL"),
+}
+
+
 def _queues(args: argparse.Namespace, sqs: Any) -> tuple[str, str]:
+    name, dlq_name, queue_var, dlq_var = QUEUES[getattr(args, "queue", None) or "ingest"]
     if args.local:
         return (
-            sqs.get_queue_url(QueueName="IngestQueue")["QueueUrl"],
-            sqs.get_queue_url(QueueName="IngestDeadLetterQueue")["QueueUrl"],
+            sqs.get_queue_url(QueueName=name)["QueueUrl"],
+            sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"],
         )
     if args.stack:
         found = _stack(args)
-        return found["IngestQueueUrl"], found["IngestDeadLetterQueueUrl"]
-    queue, dlq = os.environ.get("INGEST_QUEUE_URL"), os.environ.get("INGEST_DLQ_URL")
+        return found[f"{name}Url"], found[f"{dlq_name}Url"]
+    queue, dlq = os.environ.get(queue_var), os.environ.get(dlq_var)
     if not queue or not dlq:
-        raise SystemExit(
-            "error: use --local, --stack NAME, or set INGEST_QUEUE_URL and INGEST_DLQ_URL"
-        )
+        raise SystemExit(f"error: use --local, --stack NAME, or set {queue_var} and {dlq_var}")
     return queue, dlq
 
 
@@ -160,8 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     where.add_argument("--stack", help="deployed stack name")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("queues", help="show ingest queue and dead-letter queue depths")
-    redrive = sub.add_parser("redrive", help="move dead-lettered jobs back to the ingest queue")
+    queues = sub.add_parser("queues", help="show a queue's and its dead-letter queue's depths")
+    redrive = sub.add_parser(
+        "redrive", help="move dead-lettered messages back to their queue (jobs, or emails)"
+    )
+    for command in (queues, redrive):
+        command.add_argument(
+            "--queue",
+            choices=sorted(QUEUES),
+            default="ingest",
+            help="ingest: IngestDeadLetterQueue -> IngestQueue (default); notify: failed emails,"
+            " NotifyDeadLetterQueue -> NotifyQueue (each is sent at most once: the outbox id)",
+        )
     # The classes a dead-lettered job can have: SQS dead-letters transient (and throttled)
     # jobs after maxReceiveCount without an error_class; the consumer marks the rest permanent.
     redrive.add_argument(
@@ -204,7 +222,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "sync":
         return _sync(args, sqs, queue_url)
     if args.command == "queues":
-        for name, url in (("IngestQueue", queue_url), ("IngestDeadLetterQueue", dlq_url)):
+        work, dead = QUEUES[args.queue][:2]
+        for name, url in ((work, queue_url), (dead, dlq_url)):
             visible, in_flight = _depth(sqs, url)
             print(f"{name:<24} {visible:>6} waiting {in_flight:>6} in flight")
         return 0
