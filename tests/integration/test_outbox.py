@@ -73,3 +73,47 @@ def test_publish_never_raises_and_the_sweep_relays_what_it_missed(
     assert (result.relayed, result.failed, result.batches) == (23, 0, 3)
     assert sorted(mail.queued_ids()) == sorted(ids)
     assert relay.sweep().relayed == 0
+
+
+def test_maintenance_relays_lost_messages_and_leaves_dead_lettered_ones_to_redrive(
+    mail: Mail, conn: Any, as_role: Any
+) -> None:
+    from functions.maintenance import app as maintenance_app
+    from tests.support.api import lambda_context
+
+    # Given a row relayed long ago whose message was lost, one that already used its five
+    # tries (its message is in the dead-letter queue), one sent, and one relayed just now
+    lost, tried, sent, fresh = (_add() for _ in range(4))
+    conn.execute("UPDATE outbox SET relayed_at = now() - interval '1 hour'")
+    conn.execute("UPDATE outbox SET attempts = 5 WHERE id = %s", (tried,))
+    conn.execute("UPDATE outbox SET status = 'sent', sent_at = now() WHERE id = %s", (sent,))
+    conn.execute("UPDATE outbox SET relayed_at = now() WHERE id = %s", (fresh,))
+    # When MaintenanceFunction runs on its schedule
+    as_role("nexus_maintenance")
+    result = maintenance_app.lambda_handler(
+        {"source": "nexus.maintenance"}, lambda_context("MaintenanceFunction")
+    )
+    # Then only the lost one is relayed again
+    assert result == {"outbox_sweep": {"relayed": 1, "failed": 0, "batches": 1}}
+    assert mail.queued_ids() == [lost]
+
+
+def test_a_failing_job_does_not_stop_the_next_and_fails_the_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from functions.maintenance import app as maintenance_app
+    from tests.support.api import lambda_context
+
+    ran: list[str] = []
+
+    def broken(keep_going: Any) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    def later(keep_going: Any) -> dict[str, Any]:
+        ran.append("later")
+        return {}
+
+    monkeypatch.setattr(maintenance_app, "JOBS", {"broken": broken, "later": later})
+    with pytest.raises(maintenance_app.MaintenanceFailed, match="broken"):
+        maintenance_app.lambda_handler({}, lambda_context("MaintenanceFunction"))
+    assert ran == ["later"]

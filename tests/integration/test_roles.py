@@ -411,3 +411,106 @@ def test_the_migration_logs_in_as_the_owner_with_the_master_secret(
         "require",
     )
     assert asked == [arn]
+
+
+# ------------------------------------------------------------------ email (migration 0005)
+EMAIL_BUDGETS = {"nexus_notify": ("5s", "2s", "5s"), "nexus_maintenance": ("30s", "5s", "10s")}
+
+
+@pytest.mark.parametrize("role", sorted(EMAIL_BUDGETS))
+def test_the_email_roles_log_in_with_their_budgets_and_no_powers(login: Login, role: str) -> None:
+    scalar = login(role).cursor(row_factory=scalar_row)
+    shown = tuple(
+        scalar.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+        for name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout")
+    )
+    assert shown == EMAIL_BUDGETS[role]
+    assert (
+        scalar.execute(
+            "SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles"
+            " WHERE rolname = current_user"
+        ).fetchone()
+        is False
+    )
+
+
+def _outbox_row(conn: Any) -> str:
+    outbox_id = str(uuid.uuid4())
+    conn.execute(
+        "INSERT INTO outbox (id, kind, recipient, payload, secret_ciphertext)"
+        " VALUES (%s, 'password_reset', 'a@b.io', '{}', '\\x01')",
+        (outbox_id,),
+    )
+    return outbox_id
+
+
+@pytest.mark.parametrize("role", ["nexus_auth", "nexus_checkout", "nexus_ingest"])
+def test_the_writers_add_and_mark_relayed_but_never_read_an_email_back(
+    login: Login, conn: Any, role: str
+) -> None:
+    c = login(role)
+    outbox_id = _outbox_row(c)
+    assert (
+        c.execute(
+            "UPDATE outbox SET relayed_at = now() WHERE id = %s AND relayed_at IS NULL",
+            (outbox_id,),
+        ).rowcount
+        == 1
+    )
+    for statement in (
+        "SELECT secret_ciphertext FROM outbox",
+        "SELECT recipient FROM outbox",
+        "UPDATE outbox SET status = 'sent'",
+        "DELETE FROM outbox",
+        "SELECT * FROM email_suppressions",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            c.execute(statement)
+
+
+def test_notify_claims_sends_and_suppresses_but_writes_no_email_and_reads_no_user(
+    login: Login, conn: Any, world: dict[str, str]
+) -> None:
+    from nexus.outbox.repository import CLAIM
+
+    outbox_id = _outbox_row(conn)
+    c = login("nexus_notify")
+    claimed = c.execute(CLAIM, {"id": outbox_id, "lease": 60}).fetchone()
+    assert claimed is not None and claimed[1] is True
+    c.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = now(), secret_ciphertext = NULL,"
+        " claimed_at = NULL, message_id = 'm' WHERE id = %s",
+        (outbox_id,),
+    )
+    c.execute(
+        "INSERT INTO email_suppressions (address_key, reason) VALUES ('x@y.io', 'bounce')"
+        " ON CONFLICT (address_key) DO UPDATE SET reason = EXCLUDED.reason, updated_at = now()"
+    )
+    for statement in (
+        "INSERT INTO outbox (id, kind, recipient) VALUES (gen_random_uuid(), 'new_sale', 'a@b.io')",
+        "UPDATE outbox SET recipient = 'evil@x.io'",
+        "DELETE FROM outbox",
+        "SELECT email FROM users",
+        "SELECT * FROM orders",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            c.execute(statement)
+
+
+def test_maintenance_sweeps_ids_only(login: Login, conn: Any) -> None:
+    from nexus.outbox.repository import DUE
+
+    outbox_id = _outbox_row(conn)
+    c = login("nexus_maintenance")
+    params = {"relay_after": 0, "resend_after": 60, "max_attempts": 5, "batch": 10}
+    assert [r[0] for r in c.execute(DUE, params).fetchall()] == [outbox_id]
+    for statement in (
+        "SELECT recipient FROM outbox",
+        "SELECT payload FROM outbox",
+        "SELECT secret_ciphertext FROM outbox",
+        "UPDATE outbox SET status = 'sent'",
+        "SELECT * FROM email_suppressions",
+        "SELECT * FROM users",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            c.execute(statement)
