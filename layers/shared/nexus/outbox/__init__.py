@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from nexus import crypto, db
+from nexus import db
 from nexus.outbox import relay
 from nexus.outbox.models import KINDS, secret_context
 from nexus.outbox.repository import insert
@@ -36,7 +36,12 @@ def add(
     if kind not in KINDS:
         raise ValueError(f"unknown email kind: {kind}")
     outbox_id = str(uuid.uuid4())
-    ciphertext = None if secret is None else crypto.encrypt(secret, secret_context(outbox_id))
+    ciphertext = None
+    if secret is not None:
+        # Only writers of link tokens (AuthFunction) carry the crypto layer.
+        from nexus import crypto
+
+        ciphertext = crypto.encrypt(secret, secret_context(outbox_id))
     insert(
         conn,
         outbox_id=outbox_id,
