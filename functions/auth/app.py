@@ -68,7 +68,7 @@ def logout(cookie: RefreshCookie, body: RefreshIn | None = None) -> Response[Non
     return forget_refresh_cookie(app)
 
 
-@app.post("/auth/logout-all", status_code=204, responses=responses(204, errors=(503,)))
+@app.post("/auth/logout-all", status_code=204, responses=responses(204, errors=(400, 503)))
 def logout_all(who: Caller) -> Response[None]:
     service.logout_all(who)
     return forget_refresh_cookie(app)
@@ -84,7 +84,9 @@ def verify_email(body: EmailTokenIn) -> UserOut:
     return service.verify_email(body)
 
 
-@app.post("/auth/verify-email/resend", status_code=202, responses=responses(202, errors=(404, 503)))
+@app.post(
+    "/auth/verify-email/resend", status_code=202, responses=responses(202, errors=(400, 404, 503))
+)
 def resend_verification(who: Caller) -> Accepted:
     service.resend_verification(who)
     return Accepted()
