@@ -707,6 +707,29 @@ class FakeStripe:
                 self._idle.wait(left)
         return True
 
+    def reset(self) -> None:
+        """Forget everything (sessions, payments, events, saved idempotent results, pending
+        failures and deliveries, the clock's offset): one sandbox can serve many tests."""
+        with self._lock:
+            for timer in self._timers:
+                timer.cancel()
+            self._timers.clear()
+            for store in (
+                self._sessions,
+                self._line_items,
+                self._intent_metadata,
+                self._payments,
+                self._events,
+                self._bodies,
+                self._deliveries,
+                self._saved,
+            ):
+                store.clear()
+            self._failures.clear()
+            self.log.clear()
+            self._offset = 0.0
+            self._idle.notify_all()
+
     # -- state changes (under the lock) --------------------------------------------------
     def _open(self, session_id: str) -> Json:
         session = self._sessions.get(session_id)
@@ -1230,7 +1253,9 @@ class FakeStripe:
                 pass
 
         self._server = LocalHTTPServer((host, port), RequestHandler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
         if self.sweep_interval:
             threading.Thread(target=self._sweep, daemon=True).start()
