@@ -439,7 +439,8 @@ def test_a_delayed_payment_completes_unpaid_then_succeeds_or_fails(
 
 # -- refunds ---------------------------------------------------------------------------------
 def test_refunds_partial_then_full_then_refused(stripe: FakeStripe, receiver: Receiver) -> None:
-    intent = stripe.pay(create(stripe)["id"])["payment_intent"]
+    metadata = {"metadata": {"order_id": "ord_1"}}
+    intent = stripe.pay(create(stripe, payment_intent_data=metadata)["id"])["payment_intent"]
     part = post(stripe, "/v1/refunds", [("payment_intent", intent), ("amount", "500")])
     assert part.status_code == 200
     refund = part.json()
@@ -457,6 +458,7 @@ def test_refunds_partial_then_full_then_refused(stripe: FakeStripe, receiver: Re
     charges = [e["data"]["object"] for e in events if e["type"] == "charge.refunded"]
     assert [(c["amount_refunded"], c["refunded"]) for c in charges] == [(500, False), (1500, True)]
     assert all(c["object"] == "charge" and c["payment_intent"] == intent for c in charges)
+    assert charges[0]["metadata"] == {"order_id": "ord_1"}  # from payment_intent_data
     for headers, body in receiver.received:
         verify(headers, body)
 

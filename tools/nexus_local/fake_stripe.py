@@ -46,10 +46,21 @@ round-trips (the SDK's own bracket encoding and its automatic ``Idempotency-Key`
 ``Session.retrieve`` and ``Session.expire``, ``stripe.Refund.create``; its error classes
 come out as Stripe's would (``InvalidRequestError`` with ``code``/``param`` for
 ``amount_too_small``, ``parameter_missing``, ``resource_missing``; ``IdempotencyError`` for
-a reused key; ``AuthenticationError`` for a wrong key; ``APIError`` for an injected 500); and
+a reused key; ``AuthenticationError`` for a wrong key; ``APIError`` for an injected 500);
+``StripeClient(max_network_retries=2)`` retries through ``fail_next(500)`` with its own
+key and makes one session, and through ``fail_next("timeout", applied=True)`` (a lost
+answer) gets the first session replayed (``Idempotent-Replayed: true``);
 ``stripe.Webhook.construct_event(body, Stripe-Signature, secret)`` accepts every event this
-sandbox delivers, while ``WebhookSignature.generate_signature_header`` and
-:func:`stripe_signature` agree byte for byte.
+sandbox delivers (completed, expired, charge.refunded), and
+``WebhookSignature.generate_signature_header`` and :func:`stripe_signature` agree byte for
+byte. ``payment_intent_data[metadata]`` becomes the charge's metadata, so a
+``charge.refunded`` event can carry the order id.
+
+Test controls (in-process): :meth:`FakeStripe.fail_next`, :meth:`~FakeStripe.pay` /
+:meth:`~FakeStripe.pay_async`, :meth:`~FakeStripe.advance_time` / :meth:`~FakeStripe.expire_due`,
+:meth:`~FakeStripe.deliver` (now, once, in any order) and ``auto_deliver=False``,
+:meth:`~FakeStripe.emit`, :meth:`~FakeStripe.wait_idle`, :meth:`~FakeStripe.reset`, and the
+``sessions``, ``events``, :meth:`~FakeStripe.deliveries` and ``log`` records.
 """
 
 from __future__ import annotations
