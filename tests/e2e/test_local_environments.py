@@ -41,6 +41,8 @@ def lambda_handler(event, context):
         return {"when": object()}
     if action == "print":
         print("printed by the handler", flush=True)
+    if action == "echo":
+        return {"data": event["data"]}
     return {
         "pid": os.getpid(),
         "calls": STATE["calls"],
@@ -249,3 +251,21 @@ def test_shutdown_kills_an_environment_still_busy_after_the_grace(tmp_path: Path
     assert isinstance(outcome[0], InvocationError)
     assert outcome[0].error_type == "Runtime.ExitError"
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+def test_large_events_and_answers_cross_the_pipes(runtime: Runtime) -> None:
+    # Bigger than a pipe's buffer both ways (API Gateway passes up to 10 MB)
+    data = "é" * 3_000_000
+    assert runtime.invoke("Two", {"action": "echo", "data": data}) == {"data": data}
+
+
+def test_what_a_handler_prints_and_logs_reaches_the_stack_s_output(
+    runtime: Runtime, capfd: pytest.CaptureFixture[str]
+) -> None:
+    runtime.invoke("Two", {"action": "print"})
+    with pytest.raises(InvocationError) as failure:
+        runtime.invoke("Two", {"action": "raise"})
+    out, err = capfd.readouterr()
+    assert "printed by the handler" in out
+    assert f"Two raised (request id {failure.value.request_id})" in err
+    assert "ValueError: bad input" in err
