@@ -33,7 +33,8 @@ EXPECTED: dict[str, Callable[[Any], bool]] = {
     "auth_me": status(200),
     "authorizer": lambda r: (
         r["isAuthorized"] is True
-        and r["context"] == {"user_id": demo.USER_ID, "organization_id": demo.ORGANIZATION_ID}
+        and r["context"]
+        == {"user_id": demo.USER_ID, "organization_id": demo.ORGANIZATION_ID, "session_id": ""}
     ),
     "authorizer_rejected": lambda r: r == {"isAuthorized": False},
     "products_create": status(201),

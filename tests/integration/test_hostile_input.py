@@ -11,14 +11,18 @@ import pytest
 
 from functions.auth import app as auth_app
 from nexus.checkout.signature import sign
+from nexus_local.openapi import generate
 from nexus_local.template import parse
 from tests.support.api import TEST_SECRETS, Api, lambda_context
 
 ROUTES = [("POST", "/auth/register"), ("POST", "/auth/login")]
+_SPEC = generate()
+# Every route that reads a JSON body (the document says which); a POST without one, such as
+# logout-all, ignores whatever is sent.
 BODY_ROUTES = [
     (r.method, r.path.replace("{product_id}", "00000000-0000-0000-0000-000000000000"), r.authorizer)
     for r in parse().routes
-    if r.method in ("POST", "PATCH")
+    if "requestBody" in _SPEC["paths"][r.path].get(r.method.lower(), {})
 ]
 
 HOSTILE_JSON: dict[str, Any] = {

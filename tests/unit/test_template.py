@@ -383,6 +383,7 @@ ACCESS = {
     "AuthFunction": {
         "secret:JwtSecret",
         "secret:PasswordPepperSecret",
+        "secret:TokenEncryptionKeySecret",
         "sqs-send:NotifyQueue",
         "db:nexus_auth",
     },

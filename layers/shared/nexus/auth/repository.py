@@ -9,7 +9,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row, kwargs_row, scalar_row
 
-from nexus import db, outbox
+# crypto: the outbox encrypts the link tokens this module hands it; imported up front so the
+# function's cold start includes it and tests/toolchain/test_layers.py requires CryptoLayer.
+from nexus import crypto, db, outbox  # noqa: F401
 from nexus.auth import opaque
 from nexus.auth.models import LoginState, Session, Throttle, UserRow
 from nexus.db.where import Where
