@@ -34,6 +34,8 @@ def lambda_handler(event, context):
     if action == "crash":
         os._exit(3)
     if action == "sleep":
+        if event.get("started"):
+            open(event["started"], "w").close()  # tells the test the invocation is under way
         time.sleep(event["seconds"])
     if action == "raise":
         raise ValueError("bad input")
@@ -230,20 +232,22 @@ def test_shutdown_kills_an_environment_still_busy_after_the_grace(tmp_path: Path
     rt = Runtime(app, isolation="process")
     outcome: list[BaseException | None] = []
 
+    started_file = tmp_path / "started"
+
     def call() -> None:
         try:
-            rt.invoke("Slow", {"action": "sleep", "seconds": 30})
+            rt.invoke("Slow", {"action": "sleep", "seconds": 30, "started": str(started_file)})
             outcome.append(None)
         except InvocationError as exc:
             outcome.append(exc)
 
     caller = threading.Thread(target=call)
     caller.start()
-    deadline = time.monotonic() + 20
-    while not rt.environment_pids("Slow") and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    # Wait until the handler runs (a loaded machine can take seconds to start the process)
+    while not started_file.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     [pid] = rt.environment_pids("Slow")
-    time.sleep(0.5)  # the invocation is under way
     started = time.monotonic()
     rt.shutdown(grace=1)
     assert time.monotonic() - started < 5

@@ -163,13 +163,13 @@ class AuthRepository:
 
     def login_succeeded(self, *, email_key: str, client_ip: str) -> None:
         """A proven password clears the address's count and takes this attempt off the
-        client's (the IP limit counts failures)."""
+        client's (the IP limit counts failures). Two statements, each locking one row: one
+        statement with both would lock them in no fixed order, and deadlock against
+        :meth:`count_login`, which locks the address's row first (seen under a burst)."""
+        db.execute("DELETE FROM login_throttle WHERE key = %s", (f"account:{email_key}",))
         db.execute(
-            """
-            WITH cleared AS (DELETE FROM login_throttle WHERE key = %(account)s)
-            UPDATE login_throttle SET attempts = greatest(attempts - 1, 0) WHERE key = %(client)s
-            """,
-            {"account": f"account:{email_key}", "client": f"ip:{client_ip}"},
+            "UPDATE login_throttle SET attempts = greatest(attempts - 1, 0) WHERE key = %s",
+            (f"ip:{client_ip}",),
         )
 
     # -- sessions ------------------------------------------------------------------------
