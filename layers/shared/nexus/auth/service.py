@@ -84,18 +84,26 @@ def _throttled(state: LoginState, settings: Settings) -> TooManyRequests | None:
     )
 
 
-def login(body: LoginIn, client_ip: str, *, repo: AuthRepository = REPOSITORY) -> TokenOut:
-    """Counted before any password work (so at most LOGIN_MAX_FAILURES attempts per address
-    and LOGIN_IP_LIMIT per client are checked in a window, however many arrive at once)."""
+def _counted(email: str, client_ip: str, *, repo: AuthRepository) -> LoginState:
+    """Count a password attempt for the address and the client, refusing it (429) when over
+    either limit: decided before any password work, however many arrive at once."""
     settings = get_settings()
-    key = _email_key(body.email)
     state = repo.count_login(
-        email_key=key, client_ip=client_ip, window_seconds=settings.login_window_seconds
+        email_key=_email_key(email),
+        client_ip=client_ip,
+        window_seconds=settings.login_window_seconds,
     )
     refused = _throttled(state, settings)
     if refused is not None:
         logger.info("login throttled")
         raise refused
+    return state
+
+
+def login(body: LoginIn, client_ip: str, *, repo: AuthRepository = REPOSITORY) -> TokenOut:
+    """At most LOGIN_MAX_FAILURES attempts per address and LOGIN_IP_LIMIT per client are
+    checked in a window."""
+    state = _counted(body.email, client_ip, repo=repo)
     password = body.password.get_secret_value()
     if state.user is None:
         passwords.burn_verify(password)  # same work, so timing does not reveal the answer
@@ -105,23 +113,16 @@ def login(body: LoginIn, client_ip: str, *, repo: AuthRepository = REPOSITORY) -
     if not ok or state.user is None:
         logger.info("login failed")
         raise Unauthorized(_BAD_CREDENTIALS)
-    repo.login_succeeded(email_key=key, client_ip=client_ip)
+    repo.login_succeeded(email_key=_email_key(body.email), client_ip=client_ip)
     return _tokens(state.user, repo=repo)
 
 
 def _check_password(user: UserRow, password: str, client_ip: str, *, repo: AuthRepository) -> None:
     """The login throttle's rules for a password proven outside login (change password)."""
-    settings = get_settings()
-    key = _email_key(user.email)
-    state = repo.count_login(
-        email_key=key, client_ip=client_ip, window_seconds=settings.login_window_seconds
-    )
-    refused = _throttled(state, settings)
-    if refused is not None:
-        raise refused
+    _counted(user.email, client_ip, repo=repo)
     if not passwords.verify_password(password, user.password_hash):
         raise Unauthorized("The current password is incorrect.")
-    repo.login_succeeded(email_key=key, client_ip=client_ip)
+    repo.login_succeeded(email_key=_email_key(user.email), client_ip=client_ip)
 
 
 _BAD_REFRESH = "The refresh token is not valid; log in again."
