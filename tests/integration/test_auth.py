@@ -19,6 +19,20 @@ from tests.support.api import Api, assert_problem
 STRONG = "correct horse battery staple"
 
 
+@pytest.fixture
+def bcrypt_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per bcrypt password check made from now on."""
+    calls: list[int] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        calls.append(1)
+        return real(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counting)
+    return calls
+
+
 def register(api: Api, email: str = "ann@example.com", password: str = STRONG, **extra: Any) -> Any:
     return api.post("/auth/register", json_body={"email": email, "password": password, **extra})
 
@@ -132,17 +146,10 @@ class TestLogin:
         assert wrong.json() == unknown.json()
 
     def test_unknown_email_still_runs_one_bcrypt_verification(
-        self, api: Api, monkeypatch: pytest.MonkeyPatch
+        self, api: Api, bcrypt_checks: list[int]
     ) -> None:
         register(api)
-        calls: list[int] = []
-        real = bcrypt.checkpw
-
-        def counting(password: bytes, hashed: bytes) -> bool:
-            calls.append(1)
-            return real(password, hashed)
-
-        monkeypatch.setattr(bcrypt, "checkpw", counting)
+        calls = bcrypt_checks
         login(api, password="wrong password here")
         login(api, email="nobody@example.com")
         assert len(calls) == 2
@@ -183,7 +190,7 @@ class TestLogin:
         assert login(api).status == 200
 
     def test_50_parallel_wrong_passwords_check_at_most_5(
-        self, database_url: str, monkeypatch: pytest.MonkeyPatch
+        self, database_url: str, bcrypt_checks: list[int]
     ) -> None:
         """Contract §6: the statement that counts an attempt also decides it, so 50 attempts
         at once for one account get at most 5 password checks; the rest are 429."""
@@ -191,14 +198,7 @@ class TestLogin:
         try:
             busy = Api(Gateway(runtime.app, runtime))
             register(busy)
-            checks: list[int] = []
-            real = bcrypt.checkpw
-
-            def counting(password: bytes, hashed: bytes) -> bool:
-                checks.append(1)
-                return real(password, hashed)
-
-            monkeypatch.setattr(bcrypt, "checkpw", counting)
+            checks = bcrypt_checks
             start = threading.Barrier(8)
 
             def attempt(n: int) -> Any:
