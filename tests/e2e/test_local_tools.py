@@ -9,9 +9,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
 from nexus_local.__main__ import _database_for_docker
@@ -44,16 +42,6 @@ def _ops(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
         *argv,
         env=env,
         timeout=120,
-    )
-
-
-def _sqs(stack: Stack) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=f"http://127.0.0.1:{stack.env['SQS_PORT']}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
     )
 
 
@@ -133,7 +121,7 @@ def test_each_log_line_appears_once(stack: Stack) -> None:
 
 
 def _park(stack: Stack, body: str) -> None:
-    sqs = _sqs(stack)
+    sqs = stack.sqs()
     dlq = sqs.get_queue_url(QueueName="IngestDeadLetterQueue")["QueueUrl"]
     sqs.send_message(QueueUrl=dlq, MessageBody=body)
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psutil
 import pytest
 
@@ -178,16 +177,6 @@ def test_fifty_parallel_logins_are_all_answered_without_resets(stack: Stack) -> 
     assert statuses.count(200) >= 1
 
 
-def _sqs(stack: Stack) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=f"http://127.0.0.1:{stack.env['SQS_PORT']}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
 def _job(integration_id: str, organization_id: str) -> str:
     from nexus.ingest.job import IngestJob
 
@@ -218,7 +207,7 @@ def test_a_queued_job_is_delivered_by_polling_and_deleted(stack: Stack) -> None:
         token,
     )
     assert status == 201, integration
-    sqs = _sqs(stack)
+    sqs = stack.sqs()
     queue = sqs.get_queue_url(QueueName="IngestQueue")["QueueUrl"]
     # When its job is put on the queue (as the fan-out does)
     sqs.send_message(QueueUrl=queue, MessageBody=_job(integration["id"], me["organization_id"]))
@@ -260,7 +249,7 @@ def test_a_job_that_keeps_failing_is_redriven_after_max_receive_count(
         ["--seed-demo"],
     )
     try:
-        sqs = _sqs(stack)
+        sqs = stack.sqs()
         queue = sqs.get_queue_url(QueueName="IngestQueue")["QueueUrl"]
         dlq = sqs.get_queue_url(QueueName="IngestDeadLetterQueue")["QueueUrl"]
         # A short visibility timeout, so five receives take seconds, not half an hour (still

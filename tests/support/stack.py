@@ -61,6 +61,18 @@ class Stack:
     def text(self) -> str:
         return "".join(self.output)
 
+    def sqs(self) -> Any:
+        """A boto3 SQS client of the stack's local AWS endpoint."""
+        import boto3
+
+        return boto3.client(
+            "sqs",
+            endpoint_url=f"http://127.0.0.1:{self.env['SQS_PORT']}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
     def call(
         self,
         method: str,
