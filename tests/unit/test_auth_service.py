@@ -226,28 +226,28 @@ def test_a_refresh_spends_its_token_and_continues_the_session(repo: FakeAuthRepo
     first = service.login(LoginIn(email=EMAIL, password=SecretStr(PASSWORD)), IP, repo=repo)
     session = tokens.verify(first.access_token).session_id
     # When its refresh token is spent
-    second = service.refresh(first.refresh_token, repo=repo)
+    second = service.refresh(SecretStr(first.refresh_token), repo=repo)
     # Then a new pair continues the same session, and the old token is spent
     assert second.refresh_token != first.refresh_token
     assert tokens.verify(second.access_token).session_id == session is not None
     with pytest.raises(Unauthorized):
-        service.refresh(first.refresh_token, repo=repo)
+        service.refresh(SecretStr(first.refresh_token), repo=repo)
 
 
 def test_a_spent_refresh_token_used_again_ends_its_whole_session(repo: FakeAuthRepository) -> None:
     # Given a session refreshed once (an attacker kept the first token)
     _register(repo)
     first = service.login(LoginIn(email=EMAIL, password=SecretStr(PASSWORD)), IP, repo=repo)
-    second = service.refresh(first.refresh_token, repo=repo)
+    second = service.refresh(SecretStr(first.refresh_token), repo=repo)
     # When the stolen first token is replayed
     with pytest.raises(Unauthorized):
-        service.refresh(first.refresh_token, repo=repo)
+        service.refresh(SecretStr(first.refresh_token), repo=repo)
     # Then the legitimate holder's newer token is dead too: the family was revoked
     with pytest.raises(Unauthorized):
-        service.refresh(second.refresh_token, repo=repo)
+        service.refresh(SecretStr(second.refresh_token), repo=repo)
 
 
 @pytest.mark.parametrize("token", [None, "", "never-issued"])
 def test_no_or_unknown_refresh_token_is_401(repo: FakeAuthRepository, token: str | None) -> None:
     with pytest.raises(Unauthorized):
-        service.refresh(token, repo=repo)
+        service.refresh(None if token is None else SecretStr(token), repo=repo)

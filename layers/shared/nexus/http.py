@@ -30,7 +30,7 @@ from aws_lambda_powertools.event_handler.request import Request
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from nexus import strict_json
 from nexus.errors import (
@@ -265,16 +265,17 @@ REFRESH_COOKIE_PATH = "/api/auth"
 REFRESH_COOKIE_MAX_AGE = 30 * 24 * 3600
 
 
-def refresh_cookie(request: Request) -> str | None:
+def refresh_cookie(request: Request) -> SecretStr | None:
+    """The refresh cookie's token (a SecretStr: Powertools logs route arguments at DEBUG)."""
     event = cast(APIGatewayProxyEventV2, request.resolved_event)
     for cookie in event.cookies or []:
         name, _, value = cookie.partition("=")
         if name.strip() == REFRESH_COOKIE and value.strip():
-            return value.strip()
+            return SecretStr(value.strip())
     return None
 
 
-RefreshCookie = Annotated[str | None, Depends(refresh_cookie)]
+RefreshCookie = Annotated[SecretStr | None, Depends(refresh_cookie)]
 
 
 def _loopback(app: APIGatewayHttpResolver) -> bool:

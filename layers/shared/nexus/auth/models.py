@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, SecretStr, StringConstraints
+from pydantic import AfterValidator, SecretStr
 
 from nexus.auth import policy
 from nexus.models.common import (
@@ -13,9 +13,9 @@ from nexus.models.common import (
     Email,
     LoginEmail,
     Name,
+    OpaqueToken,
     OutModel,
     Password,
-    plain_text,
     text_schema,
 )
 
@@ -41,13 +41,6 @@ NewPassword = Annotated[
     text_schema(
         format="password", minLength=policy.MIN_LENGTH, maxLength=policy.MAX_LENGTH, pattern=NO_NUL
     ),
-]
-# An opaque token this API issued (refresh, e-mail link): 43 URL-safe characters.
-OpaqueToken = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=256),
-    AfterValidator(plain_text),
-    text_schema(minLength=1, maxLength=256, pattern=NO_NUL),
 ]
 
 

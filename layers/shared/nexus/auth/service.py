@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import time
 
+from pydantic import SecretStr
+
 from nexus import outbox
 from nexus.auth import opaque, passwords, tokens
 from nexus.auth.models import (
@@ -128,12 +130,12 @@ def _check_password(user: UserRow, password: str, client_ip: str, *, repo: AuthR
 _BAD_REFRESH = "The refresh token is not valid; log in again."
 
 
-def refresh(token: str | None, *, repo: AuthRepository = REPOSITORY) -> TokenOut:
+def refresh(token: SecretStr | None, *, repo: AuthRepository = REPOSITORY) -> TokenOut:
     """Spend ``token`` for a new pair in the same session. A token already spent is one
     someone else holds too: its whole session is ended (RFC 9700 §4.14)."""
-    if not token:
+    if token is None or not token.get_secret_value():
         raise Unauthorized(_BAD_REFRESH)
-    digest = opaque.digest(token)
+    digest = opaque.digest(token.get_secret_value())
     following, next_digest = opaque.new()
     session = repo.rotate(token_hash=digest, next_hash=next_digest)
     if session is None:
@@ -146,10 +148,10 @@ def refresh(token: str | None, *, repo: AuthRepository = REPOSITORY) -> TokenOut
     return TokenOut(access_token=access, expires_in=ttl, refresh_token=following)
 
 
-def logout(token: str | None, *, repo: AuthRepository = REPOSITORY) -> None:
+def logout(token: SecretStr | None, *, repo: AuthRepository = REPOSITORY) -> None:
     """End the session ``token`` belongs to; idempotent, and silent about unknown tokens."""
-    if token:
-        repo.end_session(token_hash=opaque.digest(token))
+    if token is not None and token.get_secret_value():
+        repo.end_session(token_hash=opaque.digest(token.get_secret_value()))
 
 
 def logout_all(who: Identity, *, repo: AuthRepository = REPOSITORY) -> None:
@@ -164,7 +166,7 @@ def _bad_link() -> ValidationFailed:
 
 
 def verify_email(body: EmailTokenIn, *, repo: AuthRepository = REPOSITORY) -> UserOut:
-    user = repo.verify_email(token_hash=opaque.digest(body.token))
+    user = repo.verify_email(token_hash=opaque.digest(body.token.get_secret_value()))
     if user is None:
         raise _bad_link()
     return _user_out(user)
@@ -200,10 +202,8 @@ def forgot_password(body: ForgotIn, *, repo: AuthRepository = REPOSITORY) -> Non
 
 def reset_password(body: ResetIn, *, repo: AuthRepository = REPOSITORY) -> None:
     password_hash = passwords.hash_password(body.password.get_secret_value())
-    if (
-        repo.reset_password(token_hash=opaque.digest(body.token), password_hash=password_hash)
-        is None
-    ):
+    digest = opaque.digest(body.token.get_secret_value())
+    if repo.reset_password(token_hash=digest, password_hash=password_hash) is None:
         raise _bad_link()
     logger.info("password reset")
 

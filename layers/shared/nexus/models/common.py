@@ -171,6 +171,13 @@ AccessToken = Annotated[
     AfterValidator(_secret_plain_text),
     text_schema(format="password", minLength=1, maxLength=4096, pattern=NO_NUL),
 ]
+# An opaque token this API issued (refresh token, e-mail link): 43 URL-safe characters.
+OpaqueToken = Annotated[
+    SecretStr,
+    Field(min_length=1, max_length=256),
+    AfterValidator(_secret_plain_text),
+    text_schema(minLength=1, maxLength=256, pattern=NO_NUL),
+]
 
 
 def not_null(value: Any) -> Any:
