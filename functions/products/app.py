@@ -9,7 +9,14 @@ from nexus.http import Caller, create_app, handle, responses
 from nexus.observability import logger
 from nexus.pagination import PageQuery
 from nexus.products import service
-from nexus.products.models import ProductIn, ProductOut, ProductPage, ProductPatch
+from nexus.products.models import (
+    FileUploadIn,
+    FileUploadOut,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+)
 
 app = create_app()
 
@@ -37,6 +44,11 @@ def update_product(product_id: str, body: ProductPatch, who: Caller) -> ProductO
 @app.delete("/products/<product_id>", status_code=204, responses=responses(204, errors=(404, 503)))
 def delete_product(product_id: str, who: Caller) -> None:
     service.delete(who, product_id)
+
+
+@app.put("/products/<product_id>/file", responses=responses(200, errors=(400, 404, 413, 422, 503)))
+def upload_product_file(product_id: str, body: FileUploadIn, who: Caller) -> FileUploadOut:
+    return service.start_upload(who, product_id, body)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,5 +1,6 @@
 """Fixtures for the ingestion pipeline: moto SQS queues shaped like the template's, the
-fake Graph server, and an emulation of Lambda's SQS event source mapping."""
+fake Graph server, and an emulation of Lambda's SQS event source mapping; the files bucket
+on a moto server over real HTTP (presigned URLs are used as a client uses them)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from moto import mock_aws
 
 from nexus import aws
 from nexus.settings import get_settings
+from nexus_local.aws import LocalAws, bucket_name
 from nexus_local.fake_graph import FakeGraph, FakePage, make_posts
 from tests.support.queues import Queues
+from tests.support.stack import free_port
 
 
 @pytest.fixture
@@ -47,3 +50,31 @@ def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraph]:
     get_settings.cache_clear()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="session")
+def _local_aws() -> Iterator[LocalAws]:
+    """The local stack's AWS endpoint (moto's server), on a port of its own, with the
+    template's FilesBucket as the local stack creates it."""
+    local = LocalAws("127.0.0.1", free_port())
+    local.start()
+    local.create_buckets(["FilesBucket"])
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def files_bucket(_local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """FILES_BUCKET for every function: the bucket on the moto server (its name)."""
+    for key, value in {
+        "AWS_ENDPOINT_URL": _local_aws.url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "FILES_BUCKET": bucket_name("FilesBucket"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    aws.cache_clear()
+    get_settings.cache_clear()
+    yield bucket_name("FilesBucket")
+    aws.cache_clear()

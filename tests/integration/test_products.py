@@ -27,6 +27,7 @@ class TestCreate:
             "currency",
             "created_at",
             "updated_at",
+            "file",
         }
         assert (product["name"], product["price"], product["currency"]) == ("Ebook", 1999, "USD")
         assert product["description"] is None

@@ -1,18 +1,26 @@
 """The local AWS endpoint: moto's server on 127.0.0.1:4566 with the template's queues,
-named by logical ID, with their visibility timeouts, retention and redrive policies, and SES
-v2 with the sender identity verified (moto refuses an unverified one); what SES sent is
-listed at ``GET /_aws/ses`` as LocalStack lists it (nexus_local.ses). Queues and mail live in
+named by logical ID, with their visibility timeouts, retention and redrive policies, the
+template's S3 buckets (named by logical ID in lower case: ``FilesBucket`` is ``filesbucket``;
+moto checks no signature, so presigned URLs work whatever they sign), and SES v2 with the
+sender identity verified (moto refuses an unverified one); what SES sent is listed at
+``GET /_aws/ses`` as LocalStack lists it (nexus_local.ses). Queues, objects and mail live in
 memory: they do not survive a restart of the stack."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from nexus_local.template import Queue
 
 REGION = "us-east-1"
+
+
+def bucket_name(logical_id: str) -> str:
+    """A bucket's local name: its logical id as S3 allows (lower case)."""
+    return logical_id.lower()
 
 
 def use_local_endpoint(url: str) -> None:
@@ -96,6 +104,18 @@ class LocalAws:
             values[f"Ref:{queue.logical_id}"] = url
             values[f"GetAtt:{queue.logical_id}.Arn"] = arn
             values[f"GetAtt:{queue.logical_id}.QueueName"] = queue.logical_id
+        return values
+
+    def create_buckets(self, buckets: Iterable[str]) -> dict[str, str]:
+        """Create the buckets; return the values the template's !Ref (the bucket's name)
+        and !GetAtt <id>.Arn on them resolve to."""
+        s3 = self.client("s3")
+        values: dict[str, str] = {}
+        for logical_id in buckets:
+            name = bucket_name(logical_id)
+            s3.create_bucket(Bucket=name)
+            values[f"Ref:{logical_id}"] = name
+            values[f"GetAtt:{logical_id}.Arn"] = f"arn:aws:s3:::{name}"
         return values
 
     def verify_sender(self, address: str) -> None:

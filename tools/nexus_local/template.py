@@ -132,6 +132,8 @@ class App:
     authorizers: dict[str, Authorizer]
     parameters: dict[str, str]
     queues: dict[str, Queue] = field(default_factory=dict)
+    # Logical ids of the template's S3 buckets.
+    buckets: tuple[str, ...] = ()
     sqs_sources: list[SqsSource] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
 
@@ -259,6 +261,7 @@ def parse(
         authorizers=authorizers,
         parameters=parameters,
         queues=_queues(resources),
+        buckets=tuple(k for k, v in resources.items() if v.get("Type") == "AWS::S3::Bucket"),
         sqs_sources=sqs_sources,
         schedules=schedules,
     )

@@ -11,9 +11,14 @@ from psycopg import sql
 from nexus import db
 from nexus.db import keyset, tenant
 from nexus.pagination import Cursor
-from nexus.products.models import ProductOut, StoreProductOut
+from nexus.products.models import ProductOut, ProductRecord, StoreProductOut
 
-COLUMNS = sql.SQL("id::text, name, description, price, currency, created_at, updated_at")
+# What a ProductRecord reads: the answer's columns, the delivered file and a pending upload.
+COLUMNS = sql.SQL(
+    "id::text, name, description, price, currency, created_at, updated_at,"
+    " file_name, file_size, upload_key, upload_size, upload_started_at"
+)
+_LIVE = sql.SQL("id = %(id)s AND organization_id = %(org)s AND deleted_at IS NULL")
 # Columns PATCH may set; names come from this tuple, never from the request.
 PATCHABLE = ("name", "description", "price", "currency")
 
@@ -39,15 +44,15 @@ class ProductRepository:
         ).format(COLUMNS)
         params = (organization_id, user_id, name, description, price, currency)
         try:
-            row = db.fetch_one(ProductOut, query, params)
+            row = db.fetch_one(ProductRecord, query, params)
         except psycopg.errors.ForeignKeyViolation as exc:
             raise OrganizationGone(organization_id) from exc
         assert row is not None
-        return row
+        return row.out()
 
     def page(self, *, organization_id: str, limit: int, after: Cursor | None) -> list[ProductOut]:
-        return keyset.page(
-            ProductOut,
+        rows = keyset.page(
+            ProductRecord,
             table="products",
             columns=COLUMNS,
             filters={"organization_id": organization_id},
@@ -55,12 +60,11 @@ class ProductRepository:
             after=after,
             limit=limit,
         )
+        return [row.out() for row in rows]
 
     def get(self, *, organization_id: str, product_id: str) -> ProductOut | None:
-        query = sql.SQL(
-            "SELECT {} FROM products WHERE id = %s AND organization_id = %s AND deleted_at IS NULL"
-        ).format(COLUMNS)
-        return db.fetch_one(ProductOut, query, (product_id, organization_id))
+        query = sql.SQL("SELECT {} FROM products WHERE {}").format(COLUMNS, _LIVE)
+        return _out(db.fetch_one(ProductRecord, query, {"id": product_id, "org": organization_id}))
 
     def get_public(self, *, product_id: str) -> StoreProductOut | None:
         return db.fetch_one(
@@ -80,16 +84,72 @@ class ProductRepository:
         ]
         assignments.append(sql.SQL("updated_at = now()"))
         query = sql.SQL(
-            "UPDATE products SET {assignments}"
-            " WHERE id = %(id)s AND organization_id = %(org)s AND deleted_at IS NULL"
-            " RETURNING {columns}"
-        ).format(assignments=sql.SQL(", ").join(assignments), columns=COLUMNS)
+            "UPDATE products SET {assignments} WHERE {live} RETURNING {columns}"
+        ).format(assignments=sql.SQL(", ").join(assignments), live=_LIVE, columns=COLUMNS)
         params = {
             **{c: changes[c] for c in PATCHABLE if c in changes},
             "id": product_id,
             "org": organization_id,
         }
-        return db.fetch_one(ProductOut, query, params)
+        return _out(db.fetch_one(ProductRecord, query, params))
 
     def soft_delete(self, *, organization_id: str, product_id: str) -> bool:
         return tenant.soft_delete("products", row_id=product_id, organization_id=organization_id)
+
+    # -- the product's file ------------------------------------------------------------------
+    def start_upload(
+        self,
+        *,
+        organization_id: str,
+        product_id: str,
+        key: str,
+        filename: str,
+        size: int,
+        content_type: str,
+    ) -> bool:
+        """Record the upload handed out (replacing any earlier pending one); the delivered
+        file stays until the new object is seen. False when the product is not the
+        organization's live product."""
+        query = sql.SQL(
+            "UPDATE products SET upload_key = %(key)s, upload_name = %(name)s,"
+            " upload_size = %(size)s, upload_content_type = %(type)s, upload_started_at = now()"
+            " WHERE {}"
+        ).format(_LIVE)
+        params = {
+            "key": key,
+            "name": filename,
+            "size": size,
+            "type": content_type,
+            "id": product_id,
+            "org": organization_id,
+        }
+        return db.execute(query, params) == 1
+
+    def promote_upload(
+        self, *, organization_id: str, product_id: str, key: str
+    ) -> ProductOut | None:
+        """The pending upload ``key`` becomes the product's file; None when that upload is
+        no longer the pending one (promoted by another read, or replaced)."""
+        query = sql.SQL(
+            "UPDATE products SET file_key = upload_key, file_name = upload_name,"
+            " file_size = upload_size, file_content_type = upload_content_type,"
+            " upload_key = NULL, upload_name = NULL, upload_size = NULL,"
+            " upload_content_type = NULL, upload_started_at = NULL, updated_at = now()"
+            " WHERE {} AND upload_key = %(key)s RETURNING {}"
+        ).format(_LIVE, COLUMNS)
+        params = {"key": key, "id": product_id, "org": organization_id}
+        return _out(db.fetch_one(ProductRecord, query, params))
+
+    def forget_upload(self, *, organization_id: str, product_id: str, key: str) -> bool:
+        """Drop the pending upload ``key`` (it never arrived); False when it is not pending."""
+        query = sql.SQL(
+            "UPDATE products SET upload_key = NULL, upload_name = NULL, upload_size = NULL,"
+            " upload_content_type = NULL, upload_started_at = NULL"
+            " WHERE {} AND upload_key = %(key)s"
+        ).format(_LIVE)
+        params = {"key": key, "id": product_id, "org": organization_id}
+        return db.execute(query, params) == 1
+
+
+def _out(row: ProductRecord | None) -> ProductOut | None:
+    return row.out() if row is not None else None
