@@ -173,7 +173,10 @@ class Stack:
         self.aws = LocalAws(a.host, a.sqs_port)
         self.aws.start()
         use_local_endpoint(self.aws.url)
-        self.values = self.aws.create_queues(template.queues)
+        self.values = {
+            **self.aws.create_queues(template.queues),
+            **self.aws.create_buckets(template.buckets),
+        }
         self.app = parse(resources_values=self.values)
         self.aws.verify_sender(_email_from(self.app))
         if self.sandbox:
@@ -277,6 +280,8 @@ class Stack:
         print(f"SQS endpoint: http://{a.host}:{a.sqs_port}")
         for queue in app.queues:
             print(f"  {queue}: {self.values[f'Ref:{queue}']}")
+        for bucket in app.buckets:
+            print(f"S3 bucket {bucket}: {self.values[f'Ref:{bucket}']} (same endpoint)")
         for schedule in app.schedules:
             when = next_fire(schedule.expression, datetime.now(UTC))
             nxt = "off" if a.no_schedule else (when or "never (no time left to fire)")
