@@ -27,6 +27,7 @@ help:
 	@echo "make bench   cold-start, API and ingestion benchmarks"
 	@echo "make walkthrough ARGS=account|commerce|metrics   a README walk-through against make local"
 	@echo "make invoke ARGS=events/<name>.json      a SAM CLI event through make local's Lambda API"
+	@echo "make stripe ARGS=\"trigger <type> --order <id>\"   an event from make local's sandbox Stripe (also: events, resend, sessions)"
 
 $(PYTHON):
 	@command -v pyenv >/dev/null && pyenv install -s $(PYTHON_VERSION) || { echo "Python $(PYTHON_VERSION) not found (install pyenv or python3.13)"; exit 1; }
@@ -134,3 +135,9 @@ walkthrough: venv
 .PHONY: invoke
 invoke: venv
 	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_local.invoke $(ARGS)
+
+# make local's sandbox Stripe by hand, as `stripe trigger` does for a real account:
+# ARGS="trigger <event type> [--order ID | --session cs_...]", "events", "resend evt_...", "sessions".
+.PHONY: stripe
+stripe: venv
+	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_local.stripe_cli $(ARGS)

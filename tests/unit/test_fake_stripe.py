@@ -478,6 +478,7 @@ def test_a_failing_receiver_is_retried_with_backoff(stripe: FakeStripe, receiver
     (event,) = stripe.events
     attempts = stripe.deliveries(event["id"])
     assert [a["status"] for a in attempts] == [500, 503, 200]
+    assert [a["response"] for a in attempts] == ["", "", ""]  # what the receiver answered
     assert len({json.loads(body)["id"] for _, body in receiver.received}) == 1
     for headers, body in receiver.received:
         verify(headers, body)
@@ -497,7 +498,7 @@ def test_an_unreachable_receiver_is_retried_then_given_up() -> None:
         assert fake.wait_idle()
         attempts = fake.deliveries(fake.events[0]["id"])
         assert len(attempts) == 3
-        assert all(a["status"] is None and a["error"] for a in attempts)
+        assert all(a["status"] is None and a["error"] and a["response"] is None for a in attempts)
     finally:
         fake.stop()
 
@@ -534,6 +535,21 @@ def test_an_event_can_be_sent_by_hand(stripe: FakeStripe, receiver: Receiver) ->
     assert sent.status_code == 200
     (event,) = receiver.wait(1)
     assert (event["id"], event["type"]) == (sent.json()["id"], "payment_intent.created")
+
+
+def test_the_sessions_are_listed_newest_first_and_by_reference(stripe: FakeStripe) -> None:
+    first = create(stripe, client_reference_id="ord_1")
+    second = create(stripe, client_reference_id="ord_2")
+    listed = requests.get(f"{stripe.base_url}/_sandbox/sessions", timeout=5)
+    assert listed.status_code == 200
+    assert [s["id"] for s in listed.json()["data"]] == [second["id"], first["id"]]
+    one = requests.get(
+        f"{stripe.base_url}/_sandbox/sessions", params={"client_reference_id": "ord_1"}, timeout=5
+    ).json()["data"]
+    assert [(s["id"], s["status"]) for s in one] == [(first["id"], "open")]
+    # Read-only: a POST there is no route, and nothing changed
+    assert requests.post(f"{stripe.base_url}/_sandbox/sessions", timeout=5).status_code == 404
+    assert len(stripe.sessions) == 2
 
 
 # -- injected failures -----------------------------------------------------------------------

@@ -7,6 +7,8 @@
 - an embedded PostgreSQL whose data lives in .local/ (DATABASE_URL overrides);
 - the Graph API at GRAPH_API_BASE_URL, else a sandbox Graph server with demo pages
   (GRAPH_SANDBOX_PORT, default 3002);
+- Stripe's API at STRIPE_API_BASE_URL, else a sandbox Stripe with a payment page that sends
+  signed webhooks to the HTTP API (STRIPE_SANDBOX_PORT, default 3004; nexus_local.stripe_sandbox);
 - each function's execution environments as OS processes of their own (--isolation,
   LOCAL_ISOLATION), at most its ReservedConcurrentExecutions, else LOCAL_MAX_ENVIRONMENTS
   (default 4), each with the function's own environment variables (nexus_local.runtime).
@@ -30,11 +32,12 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 
-from nexus_local import demo, logs, postgres, secrets, state
+from nexus_local import demo, logs, postgres, secrets, state, stripe_sandbox
 from nexus_local.apigw import Gateway
 from nexus_local.aws import LocalAws, use_local_endpoint
 from nexus_local.events import Scheduler, SqsPoller
 from nexus_local.fake_graph import FakeGraph, demo_pages
+from nexus_local.fake_stripe import FakeStripe
 from nexus_local.lambda_api import make_lambda_server
 from nexus_local.runtime import Runtime, common_variables
 from nexus_local.schedules import next_fire, validate
@@ -56,6 +59,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lambda-port", type=int, default=int(env("LAMBDA_PORT", "3001")))
     parser.add_argument("--sqs-port", type=int, default=int(env("SQS_PORT", "4566")))
     parser.add_argument("--graph-port", type=int, default=int(env("GRAPH_SANDBOX_PORT", "3002")))
+    parser.add_argument("--stripe-port", type=int, default=stripe_sandbox.port())
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -131,6 +135,9 @@ class Stack:
         self.pg: postgres.EmbeddedPostgres | None = None
         self.aws: LocalAws | None = None
         self.graph: FakeGraph | None = None
+        self.stripe_sandbox = stripe_sandbox.wanted()
+        self.stripe: FakeStripe | None = None
+        self.sandboxes: list[FakeGraph | FakeStripe] = []  # stopped with the stack
         self.runtime: Runtime | None = None
         self.servers: list[ThreadingHTTPServer] = []
         # The servers whose serve_forever runs in a thread of its own: only those can be
@@ -151,6 +158,8 @@ class Stack:
         _free(a.host, a.sqs_port, "SQS endpoint, SQS_PORT")
         if self.sandbox:
             _free(a.host, a.graph_port, "sandbox Graph API, GRAPH_SANDBOX_PORT")
+        if self.stripe_sandbox:
+            _free(a.host, a.stripe_port, "sandbox Stripe, STRIPE_SANDBOX_PORT")
 
     def start(self) -> None:
         a = self.args
@@ -179,9 +188,7 @@ class Stack:
         }
         self.app = parse(resources_values=self.values)
         self.aws.verify_sender(_email_from(self.app))
-        if self.sandbox:
-            self.graph = FakeGraph(demo_pages())
-            os.environ["GRAPH_API_BASE_URL"] = self.graph.start(a.graph_port)
+        self._start_sandboxes()
 
         # Each function's own environment goes to its environments only (the runtime).
         self.runtime = Runtime(self.app, isolation=a.isolation)
@@ -211,6 +218,16 @@ class Stack:
         if a.seed_demo:
             demo.seed(database_url)
             self.demo_seeded = True
+
+    def _start_sandboxes(self) -> None:
+        a = self.args
+        if self.sandbox:
+            self.graph = FakeGraph(demo_pages())
+            os.environ["GRAPH_API_BASE_URL"] = self.graph.start(a.graph_port)
+            self.sandboxes.append(self.graph)
+        if self.stripe_sandbox:  # with the stack's secrets; sets STRIPE_API_BASE_URL
+            self.stripe = stripe_sandbox.start(a.host, a.stripe_port, self._urls()["api"])
+            self.sandboxes.append(self.stripe)
 
     @staticmethod
     def _shared_environment(app: App) -> None:
@@ -246,6 +263,7 @@ class Stack:
                 graph_url=os.environ["GRAPH_API_BASE_URL"],
                 database_url=database_url,
                 queues=queues,
+                stripe_url=os.environ["STRIPE_API_BASE_URL"],
             ),
         )
         docker = state.as_seen_from_docker
@@ -258,6 +276,7 @@ class Stack:
         if os.environ.get("BCRYPT_ROUNDS"):
             sam["BCRYPT_ROUNDS"] = os.environ["BCRYPT_ROUNDS"]
         sam["GRAPH_API_BASE_URL"] = docker(os.environ["GRAPH_API_BASE_URL"])
+        sam["STRIPE_API_BASE_URL"] = docker(os.environ["STRIPE_API_BASE_URL"])
         sam["AWS_ENDPOINT_URL"] = docker(urls["sqs"])
         sam["INGEST_QUEUE_URL"] = docker(queues["IngestQueue"])
         sam["INGEST_DLQ_URL"] = docker(queues["IngestDeadLetterQueue"])
@@ -288,6 +307,14 @@ class Stack:
             print(f"Schedule: {schedule.function_id} {schedule.expression}, next: {nxt}")
         sandbox = " (sandbox, demo pages 1010, 2020, 3030)" if self.sandbox else ""
         print(f"Graph API: {os.environ['GRAPH_API_BASE_URL']}{sandbox}")
+        if self.stripe is not None:
+            print(
+                f"Stripe API: {self.stripe.base_url} (sandbox: pay at {self.stripe.base_url}"
+                f"/pay/<session>, events at {self.stripe.base_url}/_sandbox/events,"
+                " webhooks to POST /webhooks/stripe; make stripe ARGS=...)"
+            )
+        else:
+            print(f"Stripe API: {os.environ['STRIPE_API_BASE_URL']}")
         if self.demo_seeded:
             print(
                 f"Demo seller: {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD}, organization"
@@ -325,8 +352,8 @@ class Stack:
                     thread.join(timeout=10)
             if self.runtime is not None:
                 self.runtime.shutdown()
-            if self.graph is not None:
-                self.graph.stop()
+            for sandbox in self.sandboxes:
+                sandbox.stop()
             if self.aws is not None:
                 self.aws.stop()
         finally:

@@ -59,7 +59,7 @@ PRODUCTS = (
         "de300000-0000-4000-8001-000000000003", "Retired workshop", "No longer sold", 900, "USD"
     ),
 )
-# A pending order for the first product: events/webhook_payment.json pays it.
+# A pending order for the first product: events/webhook_stripe.json pays it.
 ORDER_ID = "de300000-0000-4000-8002-000000000001"
 BUYER_EMAIL = "buyer@example.com"
 INTEGRATIONS = (
@@ -101,10 +101,15 @@ def seed(database_url: str) -> None:
             )
         first = PRODUCTS[0]
         conn.execute("DELETE FROM payment_events WHERE order_id = %s", (ORDER_ID,))
+        # Pending with no Checkout Session yet, open for a day (the expiry sweep leaves it).
         conn.execute(
             "INSERT INTO orders (id, organization_id, product_id, product_name, email, status,"
-            " amount, currency) VALUES (%s, %s, %s, %s, %s, 'pending', %s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET status = 'pending', updated_at = now()",
+            " amount, currency, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s, 'pending', %s, %s, now() + interval '24 hours')"
+            " ON CONFLICT (id) DO UPDATE SET status = 'pending', updated_at = now(),"
+            " expires_at = EXCLUDED.expires_at, stripe_session_id = NULL, checkout_url = NULL,"
+            " payment_intent = NULL, fee = NULL, paid_at = NULL, refund_requested_at = NULL,"
+            " refunded_at = NULL",
             (
                 ORDER_ID,
                 ORGANIZATION_ID,

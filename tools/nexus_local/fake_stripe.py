@@ -34,10 +34,11 @@ unknown parameters → ``parameter_unknown``), ``GET /v1/checkout/sessions/{id}`
 /v1/refunds`` (by ``payment_intent`` or ``charge``; ``amount_too_large``,
 ``charge_already_refunded``), ``GET /v1/events/{id}``; the hosted page ``GET /pay/{id}``
 with **Pay** and **Cancel** forms; and sandbox-only ``GET /_sandbox/events``, ``POST
-/_sandbox/events`` (send any event, like ``stripe trigger``) and ``POST
-/_sandbox/events/{id}/resend``. Open sessions expire by themselves once ``expires_at`` has
-passed (a sweep every ``sweep_interval`` seconds, and before every API call), sending
-``checkout.session.expired``.
+/_sandbox/events`` (send any event, like ``stripe trigger``), ``POST
+/_sandbox/events/{id}/resend`` and ``GET /_sandbox/sessions`` (read-only: every Checkout
+Session, newest first; ``?client_reference_id=`` for one order's). Open sessions expire by
+themselves once ``expires_at`` has passed (a sweep every ``sweep_interval`` seconds, and
+before every API call), sending ``checkout.session.expired``.
 
 Checked against the official SDK (stripe 16.1.0, API version 2026-10-28.endive, in a
 throwaway venv, not a project dependency) with ``stripe.api_base`` pointed here:
@@ -91,6 +92,7 @@ MIN_EXPIRY = 30 * 60  # Checkout Sessions expire 30 minutes to 24 hours after cr
 MAX_EXPIRY = 24 * 60 * 60
 IDEMPOTENCY_TTL = 24 * 60 * 60
 MAX_IDEMPOTENCY_KEY = 255
+RESPONSE_KEPT = 2000  # characters of a webhook receiver's answer kept with its delivery
 # Stripe's minimum charge amounts (in the currency's smallest unit) for the currencies a
 # seller is likely to price in; Stripe refuses a Checkout Session whose total is below.
 MINIMUM_CHARGE = {
@@ -654,7 +656,8 @@ class FakeStripe:
             return [copy.deepcopy(e) for e in self._events.values()]
 
     def deliveries(self, event_id: str) -> list[Json]:
-        """The delivery attempts of an event: ``{attempt, at, status, error}``."""
+        """The delivery attempts of an event: ``{attempt, at, status, error, response}``
+        (``response``: the start of the receiver's answer, as the Dashboard shows it)."""
         with self._lock:
             return copy.deepcopy(self._deliveries.get(event_id, []))
 
@@ -843,6 +846,7 @@ class FakeStripe:
         """One delivery (the caller counted it in ``_inflight``)."""
         status: int | None = None
         error: str | None = None
+        response: str | None = None
         try:
             body = self._bodies[event_id]
             if self.webhook_url is None:
@@ -859,12 +863,19 @@ class FakeStripe:
                     timeout=self.delivery_timeout,
                 )
                 status = answer.status_code
+                response = answer.text[:RESPONSE_KEPT]
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
         with self._idle:
             self._inflight -= 1
             self._deliveries[event_id].append(
-                {"attempt": attempt, "at": time.time(), "status": status, "error": error}
+                {
+                    "attempt": attempt,
+                    "at": time.time(),
+                    "status": status,
+                    "error": error,
+                    "response": response,
+                }
             )
             ok = status is not None and 200 <= status < 300
             if retry and not ok and self.webhook_url and attempt <= len(self.retry_delays):
@@ -1206,13 +1217,10 @@ class FakeStripe:
 </main>"""
         return _html(200, f"Pay {name}", body)
 
-    def sandbox(self, method: str, path: str, raw: bytes) -> Answer:
+    def sandbox(self, method: str, path: str, raw: bytes, query: str = "") -> Answer:
         parts = [p for p in path.split("/") if p][1:]
-        if method == "GET" and parts == ["events"]:
-            with self._lock:
-                data = [copy.deepcopy(e) for e in reversed(self._events.values())]
-                deliveries = copy.deepcopy(self._deliveries)
-            return Answer(200, {"object": "list", "data": data, "deliveries": deliveries})
+        if method == "GET" and parts in (["events"], ["sessions"]):
+            return Answer(200, self._listing(parts[0], query))
         if method == "POST" and parts == ["events"]:
             try:
                 sent = json.loads(raw or b"{}")
@@ -1227,6 +1235,20 @@ class FakeStripe:
                 return Answer(404, {"error": f"no such event {parts[1]}"})
             return Answer(202, {"id": parts[1], "queued": True})
         return Answer(404, {"error": "unknown sandbox route"})
+
+    def _listing(self, what: str, query: str) -> Json:
+        """``GET /_sandbox/events`` (with every event's deliveries) or ``/_sandbox/sessions``
+        (``?client_reference_id=``: one order's), newest first."""
+        with self._lock:
+            if what == "events":
+                data = [copy.deepcopy(e) for e in reversed(self._events.values())]
+                deliveries = copy.deepcopy(self._deliveries)
+                return {"object": "list", "data": data, "deliveries": deliveries}
+            sessions = [copy.deepcopy(s) for s in reversed(self._sessions.values())]
+        wanted = parse_form(query).get("client_reference_id")
+        if isinstance(wanted, str):
+            sessions = [s for s in sessions if s["client_reference_id"] == wanted]
+        return {"object": "list", "data": sessions}
 
     # -- HTTP ----------------------------------------------------------------------------
     def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
@@ -1279,7 +1301,7 @@ class FakeStripe:
         if split.path.startswith("/pay/"):
             return self.page(request.command, split.path)
         if split.path.startswith("/_sandbox/"):
-            return self.sandbox(request.command, split.path, raw)
+            return self.sandbox(request.command, split.path, raw, split.query)
         return Answer(404, {"error": "not found"})
 
     def http_api(

@@ -1,5 +1,7 @@
 """Development secrets: taken from the environment when set, else generated once and kept
-with the local data (so tokens and password hashes stay valid across restarts)."""
+with the local data (so tokens and password hashes stay valid across restarts). An existing
+file that lacks a name (one written before it existed) gains it; names it has that are no
+longer used are left alone."""
 
 from __future__ import annotations
 
@@ -8,10 +10,20 @@ import os
 import secrets
 from pathlib import Path
 
-NAMES = ("JWT_SECRET", "PASSWORD_PEPPER", "PAYMENT_WEBHOOK_SECRET", "TOKEN_ENCRYPTION_KEY")
+NAMES = (
+    "JWT_SECRET",
+    "PASSWORD_PEPPER",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "TOKEN_ENCRYPTION_KEY",
+)
+# Stripe's keys look like Stripe's (test mode): the sandbox Stripe uses the same two values.
+PREFIXES = {"STRIPE_SECRET_KEY": "sk_test_", "STRIPE_WEBHOOK_SECRET": "whsec_"}
 
 
 def _generate(name: str) -> str:
+    if name in PREFIXES:
+        return PREFIXES[name] + secrets.token_hex(24)
     return secrets.token_urlsafe(48)
 
 

@@ -42,6 +42,8 @@ class StackState:
     graph_url: str
     database_url: str
     queues: dict[str, str] = field(default_factory=dict)
+    # Stripe's API as the functions reach it (the sandbox's, when the stack serves one).
+    stripe_url: str = ""
 
 
 def _write_private(path: Path, data: object) -> None:
