@@ -22,13 +22,15 @@ from nexus import db
 from nexus.observability import logger
 from nexus_local import postgres
 from nexus_local.apigw import HttpRequest, build_event
+from nexus_local.fake_stripe import FakeStripe
 from nexus_local.runtime import LambdaContext, load_module
 from nexus_local.template import parse
 
 SECRETS = {
     "JWT_SECRET": "bench-" + "x" * 58,
     "PASSWORD_PEPPER": "bench-pepper",
-    "PAYMENT_WEBHOOK_SECRET": "bench-webhook",
+    "STRIPE_SECRET_KEY": "sk_test_bench",
+    "STRIPE_WEBHOOK_SECRET": "whsec_bench",
     "BCRYPT_ROUNDS": "4",
 }
 
@@ -66,9 +68,13 @@ def run(seconds: float = 2.0) -> int:
     the rest are restored afterwards, so a later bench (``make bench`` runs ingest next)
     does not reach this one's dropped database on a stopped server."""
     warnings.filterwarnings("ignore", module="platformdirs")
+    stripe = FakeStripe(SECRETS["STRIPE_SECRET_KEY"], SECRETS["STRIPE_WEBHOOK_SECRET"])
     with (
         postgres.scratch_database("nexus_bench") as url,
-        scoped_environment({**SECRETS, "DATABASE_URL": url}),
+        stripe,  # checkout creates a Checkout Session: at the sandbox, on this machine
+        scoped_environment(
+            {**SECRETS, "DATABASE_URL": url, "STRIPE_API_BASE_URL": stripe.base_url}
+        ),
         log_level(logger, "WARNING"),
     ):
         try:
@@ -136,7 +142,7 @@ def _run(url: str, seconds: float) -> int:
         (
             "PATCH /products/{id}",
             "ProductsFunction",
-            _event("PATCH", f"/products/{pid}", "/products/{product_id}", {"price": 5}, auth),
+            _event("PATCH", f"/products/{pid}", "/products/{product_id}", {"price": 995}, auth),
         ),
         (
             "GET /store/products/{id}",

@@ -38,7 +38,8 @@ CLIENTS = (1, 32)
 SECRETS = {
     "JWT_SECRET": "bench-" + "x" * 58,
     "PASSWORD_PEPPER": "bench-pepper",
-    "PAYMENT_WEBHOOK_SECRET": "bench-webhook",
+    "STRIPE_SECRET_KEY": "sk_test_bench",
+    "STRIPE_WEBHOOK_SECRET": "whsec_bench",
     "TOKEN_ENCRYPTION_KEY": "bench-token-key-" + "y" * 32,
     "BCRYPT_ROUNDS": "4",
 }

@@ -23,6 +23,7 @@ from nexus import db
 from nexus.settings import get_settings
 from nexus_local import postgres
 from nexus_local.apigw import Gateway, HttpRequest, build_event
+from nexus_local.fake_stripe import FakeStripe
 from nexus_local.runtime import Runtime
 from nexus_local.template import parse
 from tests.support.api import TEST_SECRETS, Api
@@ -74,6 +75,8 @@ def env(
     needs_db = "database_url" in request.fixturenames or "api" in request.fixturenames
     if needs_db:
         values["DATABASE_URL"] = request.getfixturevalue("database_url")
+        # Checkout calls Stripe: the sandbox, started once (the stripe fixture resets it).
+        values["STRIPE_API_BASE_URL"] = request.getfixturevalue("_stripe_sandbox").base_url
     else:
         monkeypatch.delenv("DATABASE_URL", raising=False)
     role = _db_role(request)
@@ -91,6 +94,28 @@ def env(
     if needs_db:
         with psycopg.connect(values["DATABASE_URL"], autocommit=True) as conn:
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(scope="session")
+def _stripe_sandbox() -> Iterator[FakeStripe]:
+    """Stripe for the in-process tests: events are recorded, not sent (there is no HTTP
+    endpoint to send them to); a test posts them to the API itself (tests.support.payments)."""
+    fake = FakeStripe(
+        TEST_SECRETS["STRIPE_SECRET_KEY"],
+        TEST_SECRETS["STRIPE_WEBHOOK_SECRET"],
+        auto_deliver=False,
+        sweep_interval=None,
+    )
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def stripe(_stripe_sandbox: FakeStripe, env: dict[str, str]) -> FakeStripe:
+    """The sandbox Stripe, emptied for this test."""
+    _stripe_sandbox.reset()
+    return _stripe_sandbox
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""CheckoutFunction: the public store and checkout, the payment webhook, and the seller's
-order views (bearer)."""
+"""CheckoutFunction: the public store and checkout, Stripe's webhook, and the seller's order
+views, refunds and ledger (bearer)."""
 
 from typing import Annotated, Any
 
@@ -14,7 +14,9 @@ from nexus.checkout.models import (
     Order,
     OrderPage,
     OrderQuery,
-    PaymentEvent,
+    OrderSummary,
+    StripeEvent,
+    SummaryQuery,
     WebhookResult,
 )
 from nexus.http import Caller, create_app, handle, responses
@@ -24,7 +26,7 @@ from nexus.products.models import StoreProductOut
 
 app = create_app()
 # Bodies read raw (the webhook's signature covers its exact bytes): documented in OpenAPI.
-RAW_BODIES = {("POST", "/webhooks/payments"): PaymentEvent}
+RAW_BODIES = {("POST", "/webhooks/stripe"): StripeEvent}
 
 
 @app.get("/store/products/<product_id>", responses=responses(200, errors=(404, 503)))
@@ -54,15 +56,18 @@ def buyer_order(order_id: str) -> BuyerOrder:
 
 
 @app.post(
-    "/webhooks/payments",
-    responses=responses(200, errors=(400, 401, 404, 409, 413, 422, 503)),
-    description="Signed by the payment provider; the body is a PaymentEvent.",
+    "/webhooks/stripe",
+    responses=responses(200, errors=(400, 401, 413, 422, 503)),
+    description="Sent by Stripe, signed with the endpoint's signing secret; the body is a"
+    " Stripe event. Every event that verifies is answered 200, applied or not.",
 )
-def payment_webhook(
-    x_signature: Annotated[str | None, Header(alias="x-signature", max_length=1024)] = None,
+def stripe_webhook(
+    stripe_signature: Annotated[
+        str | None, Header(alias="stripe-signature", max_length=4096)
+    ] = None,
 ) -> WebhookResult:
     # nexus.http.handle has already decoded a base64 body; the signature covers these bytes.
-    return service.payment_webhook((app.current_event.body or "").encode(), x_signature)
+    return service.stripe_webhook((app.current_event.body or "").encode(), stripe_signature)
 
 
 @app.get("/orders", responses=responses(200, errors=(422, 503)))
@@ -70,9 +75,23 @@ def seller_orders(who: Caller, query: Annotated[OrderQuery, Query()]) -> OrderPa
     return service.seller_orders(who, query.status, query.limit, query.cursor)
 
 
+@app.get("/orders/summary", responses=responses(200, errors=(422, 503)))
+def seller_summary(who: Caller, query: Annotated[SummaryQuery, Query()]) -> OrderSummary:
+    return service.summary(who, query)
+
+
 @app.get("/orders/<order_id>", responses=responses(200, errors=(404, 503)))
 def seller_order(order_id: str, who: Caller) -> Order:
     return service.seller_order(who, order_id)
+
+
+@app.post("/orders/<order_id>/refund", responses=responses(202, errors=(400, 404, 409, 422, 503)))
+def refund_order(order_id: str, who: Caller) -> Response[Order]:
+    return Response(
+        status_code=202,
+        content_type=content_types.APPLICATION_JSON,
+        body=service.refund(who, order_id),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

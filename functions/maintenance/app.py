@@ -2,8 +2,9 @@
 each within the invocation's remaining time; one job's failure does not keep the next from
 running, and fails the invocation at the end (the Errors alarm) so it is seen.
 
-Jobs: the outbox sweep (relays outbox rows the writers' after-commit publish missed). Later
-issues append theirs to JOBS.
+Jobs: the outbox sweep (relays outbox rows the writers' after-commit publish missed); the
+order expiry sweep (pending orders past their Checkout Session's expiry, settled as Stripe
+reports the session). Later issues append theirs to JOBS.
 """
 
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.observability import logger, metrics
 from nexus.outbox import relay
+from nexus.payments import expiry
 
 # Kept back from the remaining time so a job's last batch can finish and report.
 MARGIN_MS = 10_000
@@ -27,7 +29,18 @@ def outbox_sweep(keep_going: Callable[[], bool]) -> dict[str, Any]:
     return {"relayed": result.relayed, "failed": result.failed, "batches": result.batches}
 
 
-JOBS: dict[str, Job] = {"outbox_sweep": outbox_sweep}
+def expire_orders(keep_going: Callable[[], bool]) -> dict[str, Any]:
+    result = expiry.sweep(keep_going=keep_going)
+    for status, count in result.outcomes.items():
+        metrics.add_metric(name=f"OrdersSwept_{status}", unit=MetricUnit.Count, value=count)
+    metrics.add_metric(
+        name="OrderSweepStripeFailures", unit=MetricUnit.Count, value=result.stripe_failures
+    )
+    return result.as_dict()
+
+
+# The outbox first: the expiry sweep's paid orders add mail that the next run relays anyway.
+JOBS: dict[str, Job] = {"outbox_sweep": outbox_sweep, "expire_orders": expire_orders}
 
 
 class MaintenanceFailed(Exception):

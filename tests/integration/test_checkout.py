@@ -1,24 +1,23 @@
-"""Store, checkout with idempotency, the buyer's page, the payment webhook, seller views."""
+"""Store, checkout with idempotency (one Stripe Checkout Session per order), the buyer's page
+and the seller's views. Stripe's webhook, refunds, expiry and the ledger: test_payments.py."""
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from nexus.checkout.signature import sign
 from nexus_local.apigw import Gateway
+from nexus_local.fake_stripe import FakeStripe
 from nexus_local.runtime import Runtime
 from nexus_local.template import parse
-from tests.support.api import TEST_SECRETS, Api, Reply, assert_problem
-
-SECRET = TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"]
+from tests.support.api import Api, Reply, assert_problem
+from tests.support.payments import pay, session_id
 
 
 @pytest.fixture
@@ -35,26 +34,6 @@ def checkout(api: Api, product_id: str, key: str | None = None, **extra: Any) ->
     headers = {"Idempotency-Key": key} if key is not None else None
     body = {"product_id": product_id, "email": "buyer@example.com", **extra}
     return api.post("/checkout", json_body=body, headers=headers)
-
-
-def webhook(
-    api: Api,
-    order_id: str,
-    kind: str = "payment.succeeded",
-    event_id: str | None = None,
-    *,
-    secret: str = SECRET,
-    timestamp: int | None = None,
-    raw: bytes | None = None,
-) -> Reply:
-    body = (
-        raw
-        or json.dumps(
-            {"event_id": event_id or f"evt_{uuid.uuid4().hex}", "type": kind, "order_id": order_id}
-        ).encode()
-    )
-    headers = {"X-Signature": sign(secret, body, timestamp), "content-type": "application/json"}
-    return api.post("/webhooks/payments", body=body, headers=headers)
 
 
 class TestStore:
@@ -87,9 +66,41 @@ class TestCheckout:
             "amount",
             "currency",
             "created_at",
+            "checkout_url",
+            "expires_at",
         }
         assert (order["status"], order["amount"], order["currency"]) == ("pending", 4900, "EUR")
         assert uuid.UUID(order["id"])
+
+    def test_the_checkout_session_is_made_from_the_order(
+        self, api: Api, stripe: FakeStripe, product: dict[str, Any]
+    ) -> None:
+        order = checkout(api, product["id"], name="Bea").json()
+        [session] = stripe.sessions
+        assert order["checkout_url"] == session["url"]
+        assert session_id(order) == session["id"]
+        assert session["mode"] == "payment"
+        assert session["customer_email"] == "buyer@example.com"
+        assert session["client_reference_id"] == order["id"]
+        assert session["metadata"] == {"order_id": order["id"], "product_id": product["id"]}
+        assert (session["amount_total"], session["currency"]) == (4900, "eur")
+        assert session["success_url"].endswith(f"/success?order={order['id']}")
+        assert session["cancel_url"].endswith(f"/checkout/{product['id']}")
+        # The order expires with its session: an hour from now by default.
+        expires = datetime.fromisoformat(order["expires_at"])
+        assert int(expires.timestamp()) == session["expires_at"]
+        assert abs(expires - datetime.now(UTC) - timedelta(minutes=60)) < timedelta(minutes=1)
+        [call] = [c for c in stripe.log if c["path"] == "/v1/checkout/sessions"]
+        assert call["idempotency_key"] == f"nexus-checkout-{order['id']}"
+
+    def test_the_price_sent_to_stripe_is_the_database_price_at_checkout(
+        self, api: Api, stripe: FakeStripe, seller: str, product: dict[str, Any]
+    ) -> None:
+        first = checkout(api, product["id"]).json()
+        api.patch(f"/products/{product['id']}", json_body={"price": 1999}, token=seller)
+        second = checkout(api, product["id"]).json()
+        assert (first["amount"], second["amount"]) == (4900, 1999)
+        assert [s["amount_total"] for s in stripe.sessions] == [4900, 1999]
 
     def test_a_client_supplied_price_is_refused(self, api: Api, product: dict[str, Any]) -> None:
         assert_problem(checkout(api, product["id"], amount=1), 422)
@@ -115,6 +126,13 @@ class TestCheckout:
         again = checkout(api, product["id"], key="key-1")
         assert (first.status, again.status) == (201, 200)
         assert again.json() == first.json()
+
+    def test_a_retried_checkout_makes_one_session(
+        self, api: Api, stripe: FakeStripe, product: dict[str, Any]
+    ) -> None:
+        orders = [checkout(api, product["id"], key="key-1").json() for _ in range(3)]
+        assert len({o["checkout_url"] for o in orders}) == 1
+        assert len(stripe.sessions) == 1
 
     def test_same_key_different_body_is_409(self, api: Api, product: dict[str, Any]) -> None:
         checkout(api, product["id"], key="key-1")
@@ -157,10 +175,11 @@ class TestConcurrency:
         statuses = sorted(r.status for r in replies)
         assert statuses == [200] * 19 + [201]
         assert len({r.json()["id"] for r in replies}) == 1
+        assert len({r.json()["checkout_url"] for r in replies}) == 1
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (1,)
 
     def test_product_deleted_during_checkout_never_gives_a_server_error(
-        self, wide_api: Api, seller: str, product: dict[str, Any], conn: Any
+        self, wide_api: Api, stripe: FakeStripe, seller: str, product: dict[str, Any], conn: Any
     ) -> None:
         start = threading.Barrier(11)
 
@@ -183,82 +202,19 @@ class TestConcurrency:
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (len(made),)
 
 
-class TestWebhook:
-    def test_succeeded_event_marks_the_order_paid(self, api: Api, product: dict[str, Any]) -> None:
-        order = checkout(api, product["id"]).json()
-        reply = webhook(api, order["id"])
-        assert reply.status == 200
-        assert reply.json()["status"] == "paid"
-        assert api.get(f"/checkout/orders/{order['id']}").json()["status"] == "paid"
-
-    def test_failed_event_marks_the_order_failed(self, api: Api, product: dict[str, Any]) -> None:
-        order = checkout(api, product["id"]).json()
-        assert webhook(api, order["id"], "payment.failed").status == 200
-        assert api.get(f"/checkout/orders/{order['id']}").json()["status"] == "failed"
-
-    def test_replayed_event_is_a_200_no_op(self, api: Api, product: dict[str, Any]) -> None:
-        order = checkout(api, product["id"]).json()
-        assert webhook(api, order["id"], event_id="evt_1").status == 200
-        again = webhook(api, order["id"], event_id="evt_1")
-        assert again.status == 200
-        assert again.json()["duplicate"] is True
-
-    def test_illegal_transition_is_409_and_not_recorded(
-        self, api: Api, product: dict[str, Any], conn: Any
-    ) -> None:
-        order = checkout(api, product["id"]).json()
-        webhook(api, order["id"], "payment.succeeded")
-        assert_problem(webhook(api, order["id"], "payment.failed", event_id="evt_late"), 409)
-        assert conn.execute(
-            "SELECT count(*) FROM payment_events WHERE event_id = 'evt_late'"
-        ).fetchone() == (0,)
-        assert api.get(f"/checkout/orders/{order['id']}").json()["status"] == "paid"
-
-    def test_unknown_order_is_404(self, api: Api) -> None:
-        assert_problem(webhook(api, str(uuid.uuid4())), 404)
-
-    @pytest.mark.parametrize(
-        "case", ["wrong secret", "old", "future", "tampered body", "missing", "garbage header"]
-    )
-    def test_bad_or_old_signature_is_401(
-        self, api: Api, product: dict[str, Any], case: str
-    ) -> None:
-        order = checkout(api, product["id"]).json()
-        body = json.dumps(
-            {"event_id": "evt_x", "type": "payment.succeeded", "order_id": order["id"]}
-        ).encode()
-        now = int(time.time())
-        headers = {"content-type": "application/json"}
-        if case == "wrong secret":
-            headers["X-Signature"] = sign("not-the-secret", body)
-        elif case == "old":
-            headers["X-Signature"] = sign(SECRET, body, now - 301)
-        elif case == "future":
-            headers["X-Signature"] = sign(SECRET, body, now + 301)
-        elif case == "tampered body":
-            headers["X-Signature"] = sign(SECRET, body)
-            body = body.replace(b"succeeded", b"failed")
-        elif case == "garbage header":
-            headers["X-Signature"] = "t=abc,v1=zz"
-        reply = api.post("/webhooks/payments", body=body, headers=headers)
-        assert_problem(reply, 401)
-        assert api.get(f"/checkout/orders/{order['id']}").json()["status"] == "pending"
-
-    def test_signed_but_invalid_event_is_422(self, api: Api) -> None:
-        assert_problem(webhook(api, "x", raw=b'{"event_id": "e", "type": "refund"}'), 422)
-
-
 class TestSellerOrders:
     def test_lists_the_callers_orders_newest_first_with_status_filter(
-        self, api: Api, seller: str, product: dict[str, Any]
+        self, api: Api, stripe: FakeStripe, seller: str, product: dict[str, Any]
     ) -> None:
         orders = [checkout(api, product["id"]).json() for _ in range(3)]
-        webhook(api, orders[0]["id"])
+        pay(api, stripe, orders[0])
         listed = api.get("/orders", token=seller).json()
         assert [o["id"] for o in listed["items"]] == [o["id"] for o in reversed(orders)]
         paid = api.get("/orders?status=paid", token=seller).json()["items"]
         assert [o["id"] for o in paid] == [orders[0]["id"]]
-        assert_problem(api.get("/orders?status=refunded", token=seller), 422)
+        assert paid[0]["checkout_url"] is None  # nothing left to pay
+        assert api.get("/orders?status=refunded", token=seller).json()["items"] == []
+        assert_problem(api.get("/orders?status=cancelled", token=seller), 422)
 
     def test_pages_without_gaps_or_repeats(
         self, api: Api, seller: str, product: dict[str, Any]

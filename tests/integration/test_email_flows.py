@@ -12,9 +12,11 @@ import pytest
 from nexus.outbox import relay
 from nexus.settings import get_settings
 from nexus_local.fake_graph import FakeGraph
-from tests.integration.test_checkout import checkout, webhook
+from nexus_local.fake_stripe import FakeStripe
+from tests.integration.test_checkout import checkout
 from tests.support.api import Api
 from tests.support.mail import SENDER, Mail
+from tests.support.payments import post_event, session_id
 from tests.support.queues import Queues, connect, fire_schedule
 
 
@@ -38,17 +40,21 @@ def sale_mail(mail: Mail) -> list[dict[str, Any]]:
 
 
 def test_a_paid_order_processed_three_times_mails_buyer_and_seller_once(
-    api: Api, mail: Mail, conn: Any, as_role: Any
+    api: Api, stripe: FakeStripe, mail: Mail, conn: Any, as_role: Any
 ) -> None:
     # Given a seller's product and a buyer's pending order
     seller = api.seller("seller@example.com")
     product = api.product(seller, name="Cake class", price=2999, currency="USD")
     order = checkout(api, product["id"]).json()
-    # When the same succeeded event is processed three times, and another event tries again
-    replies = [webhook(api, order["id"], event_id="evt_paid") for _ in range(3)]
-    late = webhook(api, order["id"], event_id="evt_other")
-    assert [r.status for r in replies] == [200, 200, 200]
-    assert late.status == 409
+    # When Stripe delivers its paid event three times, and a late expiry event comes too
+    session = stripe.pay(session_id(order))
+    paid = stripe.events[-1]
+    replies = [post_event(api, paid) for _ in range(3)]
+    late = post_event(
+        api, stripe.emit("checkout.session.expired", {**session, "status": "expired"})
+    )
+    assert [r.json()["outcome"] for r in replies] == ["applied", "duplicate", "duplicate"]
+    assert (late.status, late.json()["outcome"]) == (200, "unchanged")
     # Then two outbox rows were written, both relayed after the commit
     rows = conn.execute(
         "SELECT kind, recipient, relayed_at IS NOT NULL FROM outbox WHERE kind <> 'verify_email'"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from functions.auth import app as auth_app
-from nexus.checkout.signature import sign
+from nexus_local.fake_stripe import stripe_signature
 from nexus_local.openapi import generate
 from nexus_local.template import parse
 from tests.support.api import TEST_SECRETS, Api, lambda_context
@@ -176,15 +176,15 @@ def test_every_body_route_refuses_huge_and_malformed_bodies(
 ) -> None:
     token = api.seller("hostile@example.com") if protected else None
     headers = {"content-type": "application/json"}
-    if path == "/webhooks/payments":
-        headers["x-signature"] = sign(TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"], raw)
+    if path == "/webhooks/stripe":
+        headers["stripe-signature"] = stripe_signature(TEST_SECRETS["STRIPE_WEBHOOK_SECRET"], raw)
     reply = api.request(method, path, body=raw, headers=headers, token=token)
     assert_clean(reply, status)
 
 
 def test_unsigned_webhook_is_401_whatever_the_body(api: Api) -> None:
     reply = api.request(
-        "POST", "/webhooks/payments", body=b"{", headers={"content-type": "application/json"}
+        "POST", "/webhooks/stripe", body=b"{", headers={"content-type": "application/json"}
     )
     assert_clean(reply, 401)
 

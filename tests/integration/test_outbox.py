@@ -94,7 +94,7 @@ def test_maintenance_relays_lost_messages_and_leaves_dead_lettered_ones_to_redri
         {"source": "nexus.maintenance"}, lambda_context("MaintenanceFunction")
     )
     # Then only the lost one is relayed again
-    assert result == {"outbox_sweep": {"relayed": 1, "failed": 0, "batches": 1}}
+    assert result["outbox_sweep"] == {"relayed": 1, "failed": 0, "batches": 1}
     assert mail.queued_ids() == [lost]
 
 

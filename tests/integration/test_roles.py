@@ -17,10 +17,12 @@ from psycopg import sql
 from psycopg.rows import scalar_row
 
 from nexus import db
-from nexus.checkout.repository import CheckoutRepository, IllegalTransition
+from nexus.checkout.repository import CheckoutRepository
 from nexus.graph.client import Post
 from nexus.ingest.repository import IngestRepository
 from nexus.pagination import Cursor
+from nexus.payments.repository import PaymentsRepository
+from nexus.payments.state import Change
 from nexus.products.repository import ProductRepository
 from nexus_local import postgres
 from tests.support.api import Api, assert_problem
@@ -176,6 +178,7 @@ def test_nexus_checkout_runs_every_order_query(as_role: Any, world: dict[str, st
         "email": "b@x.io",
         "name": None,
         "request_hash": "h",
+        "session_minutes": 60,
     }
     first = repo.checkout(**order, idempotency_key="key-1")
     again = repo.checkout(**order, idempotency_key="key-1")
@@ -188,21 +191,53 @@ def test_nexus_checkout_runs_every_order_query(as_role: Any, world: dict[str, st
     page = repo.seller_page(organization_id=org, status="pending", limit=10, after=None)
     assert {o.id for o in page} == {first.order.id, other.order.id}
     assert repo.seller_get(organization_id=org, order_id=first.order.id) is not None
-    paid = repo.apply_payment_event(
-        event_id="evt-1", event_type="payment.succeeded", order_id=first.order.id, new_status="paid"
+    assert repo.order(first.order.id) is not None
+    assert repo.summary(organization_id=org, start=date(2026, 1, 1), end=date(2026, 12, 31)) == []
+    payments = PaymentsRepository()
+    assert payments.save_session(order_id=first.order.id, session_id="cs_1", url="https://pay")
+    paid = payments.apply(
+        Change("paid", order_id=first.order.id, session_id="cs_1", payment_intent="pi_1"),
+        fee_bps=500,
+        event_id="evt-1",
+        event_type="checkout.session.completed",
     )
-    assert (paid.found, paid.duplicate, paid.status) == (True, False, "paid")
-    replay = repo.apply_payment_event(
-        event_id="evt-1", event_type="payment.succeeded", order_id=first.order.id, new_status="paid"
+    assert (paid.outcome, paid.status) == ("applied", "paid")
+    replay = payments.apply(
+        Change("paid", order_id=first.order.id), fee_bps=500, event_id="evt-1", event_type="x"
     )
-    assert replay.duplicate
-    with pytest.raises(IllegalTransition):
-        repo.apply_payment_event(
-            event_id="evt-2",
-            event_type="payment.failed",
-            order_id=first.order.id,
-            new_status="failed",
-        )
+    assert replay.outcome == "duplicate"
+    assert payments.refund_target(organization_id=org, order_id=first.order.id) is not None
+    payments.refund_requested(first.order.id)
+    refunded = payments.apply(
+        Change("refunded", payment_intent="pi_1"), fee_bps=500, event_id="evt-2", event_type="y"
+    )
+    assert refunded.status == "refunded"
+    expired = payments.apply(Change("expired", order_id=other.order.id), fee_bps=500)
+    assert expired.status == "expired"
+
+
+def test_nexus_maintenance_runs_the_expiry_sweep_queries(
+    as_role: Any, world: dict[str, str], conn: Any
+) -> None:
+    repo = CheckoutRepository()
+    as_role("nexus_checkout")
+    made = repo.checkout(
+        product_id=world["product"],
+        email="b@x.io",
+        name=None,
+        request_hash=None,
+        idempotency_key=None,
+        session_minutes=60,
+    )
+    assert made is not None
+    conn.execute("UPDATE orders SET expires_at = now() - interval '1 hour'")
+    as_role("nexus_maintenance")
+    payments = PaymentsRepository()
+    [due] = payments.due_for_expiry(grace_seconds=60, limit=10)
+    assert payments.due_for_expiry(grace_seconds=60, limit=10, after=due) == []
+    # Paid by the sweep: its emails are written to the outbox as this role
+    paid = payments.apply(Change("paid", order_id=due.order_id, payment_intent="pi_9"), fee_bps=0)
+    assert paid.status == "paid"
 
 
 def test_nexus_integrations_runs_every_integration_route(api: Api, as_role: Any, conn: Any) -> None:

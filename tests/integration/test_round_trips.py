@@ -17,7 +17,9 @@ from functions.auth import app as auth_app
 from functions.checkout import app as checkout_app
 from functions.products import app as products_app
 from nexus import db
+from nexus_local.fake_stripe import FakeStripe, stripe_signature
 from tests.support.api import Api, lambda_context
+from tests.support.payments import WEBHOOK_SECRET, session_id
 
 
 def count_round_trips(call: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
@@ -91,15 +93,6 @@ CASES = {
         {"name": "X", "price": 5},
         "",
     ),
-    "checkout": (
-        checkout_app,
-        "POST",
-        "/checkout",
-        "/checkout",
-        False,
-        {"product_id": "{id}", "email": "b@example.com"},
-        "",
-    ),
     "store view": (
         checkout_app,
         "GET",
@@ -126,25 +119,39 @@ def test_one_round_trip(api: Api, seller: dict[str, Any], make_event: Any, case:
     assert trips == ["Sync"], trips
 
 
-def test_webhook_is_one_transaction(api: Api, seller: dict[str, Any], make_event: Any) -> None:
-    from nexus.checkout.signature import sign
-    from tests.support.api import TEST_SECRETS
-
+def test_checkout_is_two_statements_with_stripe_between_outside_any_transaction(
+    api: Api, stripe: FakeStripe, seller: dict[str, Any], make_event: Any
+) -> None:
     body = {"product_id": seller["product"]["id"], "email": "b@example.com"}
-    # One order to warm up on, one to measure.
-    orders = iter([api.post("/checkout", json_body=body).json()["id"] for _ in range(2)])
+    ev = event(make_event, ("POST", "/checkout", "/checkout"), None, body)
+    result, trips = count_round_trips(
+        lambda: checkout_app.lambda_handler(dict(ev), lambda_context())
+    )
+    assert result["statusCode"] == 201, result
+    # The order (one autocommitted statement), then Stripe, then its session (another): no
+    # BEGIN/COMMIT, so no transaction is open while Stripe is called.
+    assert trips == ["Sync", "Sync"], trips
+    assert len(stripe.sessions) == 2  # the warm-up call's and this one's
+
+
+def test_webhook_is_one_transaction(
+    api: Api, stripe: FakeStripe, seller: dict[str, Any], make_event: Any
+) -> None:
+    body = {"product_id": seller["product"]["id"], "email": "b@example.com"}
+    # One order to warm up on, one to measure, each paid at the sandbox.
+    for _ in range(2):
+        stripe.pay(session_id(api.post("/checkout", json_body=body).json()))
+    events = iter(stripe.events)
 
     def call() -> dict[str, Any]:
-        order_id = next(orders)
-        raw = json.dumps(
-            {"event_id": f"e-{order_id}", "type": "payment.succeeded", "order_id": order_id}
-        )
-        ev = make_event("POST", "/webhooks/payments", body=raw, route_key="POST /webhooks/payments")
-        ev["headers"]["x-signature"] = sign(TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"], raw.encode())
+        raw = json.dumps(next(events), indent=2)
+        ev = make_event("POST", "/webhooks/stripe", body=raw, route_key="POST /webhooks/stripe")
+        ev["headers"]["stripe-signature"] = stripe_signature(WEBHOOK_SECRET, raw.encode())
         return dict(checkout_app.lambda_handler(ev, lambda_context()))
 
     result, trips = count_round_trips(call)
     assert result["statusCode"] == 200
+    assert json.loads(result["body"])["outcome"] == "applied"
     # BEGIN, lock the order, record the event, update it, read the sale for its two e-mails,
     # write them to the outbox, COMMIT: one short transaction.
     assert trips == ["Query", "Sync", "Sync", "Sync", "Sync", "Sync", "Sync", "Query"]

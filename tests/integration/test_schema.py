@@ -10,6 +10,7 @@ import pytest
 
 from nexus.db import migrate as runner
 from nexus.db.migrate import _LOCK_ID, MigrationLocked, available, migrate
+from nexus.payments.state import ORDER_STATUSES
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_product_price_must_be_positive_cents_within_limit(
         )
 
 
-def test_order_status_is_only_pending_paid_or_failed(conn: Any, tenant: dict[str, str]) -> None:
+def test_order_status_is_only_one_of_the_state_machines(conn: Any, tenant: dict[str, str]) -> None:
     product = conn.execute(
         "INSERT INTO products (organization_id, created_by, name, price) VALUES (%s, %s, 'p', 100)"
         " RETURNING id",
@@ -98,12 +99,14 @@ def test_order_status_is_only_pending_paid_or_failed(conn: Any, tenant: dict[str
     ).fetchone()[0]
     insert = (
         "INSERT INTO orders (organization_id, product_id, product_name, email, status, amount,"
-        " currency) VALUES (%s, %s, 'p', 'b@x.io', %s, 100, 'USD') RETURNING id"
+        " currency, expires_at) VALUES (%s, %s, 'p', 'b@x.io', %s, 100, 'USD', now())"
+        " RETURNING id"
     )
-    order_id = conn.execute(insert, (tenant["org"], product, "pending")).fetchone()[0]
-    assert isinstance(order_id, uuid.UUID)
+    for status in ORDER_STATUSES:
+        order_id = conn.execute(insert, (tenant["org"], product, status)).fetchone()[0]
+        assert isinstance(order_id, uuid.UUID)
     with pytest.raises(psycopg.errors.CheckViolation):
-        conn.execute(insert, (tenant["org"], product, "refunded"))
+        conn.execute(insert, (tenant["org"], product, "cancelled"))
 
 
 def test_integration_unique_per_org_among_live_rows(conn: Any, tenant: dict[str, str]) -> None:

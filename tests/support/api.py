@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRETS = {
     "JWT_SECRET": "test-jwt-secret-" + "0123456789abcdef" * 4,
     "PASSWORD_PEPPER": "test-pepper-0123456789",
-    "PAYMENT_WEBHOOK_SECRET": "test-webhook-secret",
+    "STRIPE_SECRET_KEY": "sk_test_nexus_0123456789abcdef",
+    "STRIPE_WEBHOOK_SECRET": "whsec_test_nexus_0123456789abcdef",
     "TOKEN_ENCRYPTION_KEY": "test-token-encryption-key-0123456789abcdef",
 }
 

@@ -251,11 +251,17 @@ def test_only_the_public_routes_skip_the_authorizer() -> None:
         "GET /store/products/{product_id}",
         "POST /checkout",
         "GET /checkout/orders/{order_id}",
-        "POST /webhooks/payments",
+        "POST /webhooks/stripe",
     }
 
 
-SECRETS = ("JWT_SECRET", "PASSWORD_PEPPER", "PAYMENT_WEBHOOK_SECRET", "TOKEN_ENCRYPTION_KEY")
+SECRETS = (
+    "JWT_SECRET",
+    "PASSWORD_PEPPER",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "TOKEN_ENCRYPTION_KEY",
+)
 
 
 def test_secrets_come_from_secrets_manager_not_plain_environment(template: dict[str, Any]) -> None:
@@ -387,10 +393,12 @@ ACCESS = {
         "sqs-send:NotifyQueue",
         "db:nexus_auth",
     },
-    "ProductsFunction": {"db:nexus_products"},
+    "ProductsFunction": {"db:nexus_products", "statement:s3:GetObject", "statement:s3:PutObject"},
     "CheckoutFunction": {
-        "secret:PaymentWebhookSecret",
+        "secret:StripeSecretKeySecret",
+        "secret:StripeWebhookSecret",
         "sqs-send:NotifyQueue",
+        "statement:s3:GetObject",
         "db:nexus_checkout",
     },
     "IntegrationsFunction": {
@@ -412,7 +420,11 @@ ACCESS = {
         "statement:ses:SendEmail",
         "db:nexus_notify",
     },
-    "MaintenanceFunction": {"sqs-send:NotifyQueue", "db:nexus_maintenance"},
+    "MaintenanceFunction": {
+        "secret:StripeSecretKeySecret",
+        "sqs-send:NotifyQueue",
+        "db:nexus_maintenance",
+    },
 }
 
 

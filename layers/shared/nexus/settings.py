@@ -58,9 +58,31 @@ class Settings(BaseModel):
     # nothing; well above the work either way takes.
     forgot_floor_seconds: float = Field(default=0.4, ge=0, le=5)
 
-    # Payment provider webhooks
-    payment_webhook_secret: str | None = None
-    payment_webhook_secret_arn: str | None = None
+    # Payments (contract §8): Stripe's API key and webhook signing secret, its API base (the
+    # sandbox locally), the client's timeouts (connect, read) and the budget for a call with
+    # its one retry (inside the API functions' 10 s), how long a Checkout Session
+    # stays open (Stripe allows 30 min - 24 h), how soon a refused client may retry, the
+    # platform fee in basis points of each paid order, and the expiry sweep's batch and the
+    # grace it gives Stripe's own expiry before asking.
+    stripe_secret_key: str | None = None
+    stripe_secret_key_arn: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_webhook_secret_arn: str | None = None
+    stripe_api_base_url: str = "https://api.stripe.com"
+    stripe_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    stripe_read_timeout_seconds: float = Field(default=5.0, gt=0, le=80)
+    stripe_budget_seconds: float = Field(default=7.0, gt=0, le=80)
+    stripe_retry_after_seconds: int = Field(default=5, ge=1, le=300)
+    checkout_session_minutes: int = Field(default=60, ge=31, le=1440)
+    platform_fee_bps: int = Field(default=500, ge=0, le=10_000)
+    order_expiry_batch: int = Field(default=100, ge=1, le=1000)
+    order_expiry_grace_seconds: int = Field(default=60, ge=0, le=3600)
+
+    # Product files (contract §8): the private bucket, how long an upload URL and a
+    # download URL are valid (a download link at most 15 minutes).
+    files_bucket: str | None = None
+    file_upload_seconds: int = Field(default=900, ge=60, le=3600)
+    file_download_seconds: int = Field(default=900, ge=60, le=900)
 
     # Provider access tokens are encrypted at rest with this AES-256 key (base64).
     token_encryption_key: str | None = None

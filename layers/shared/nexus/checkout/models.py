@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from nexus.integrations.models import DateRange
 from nexus.models.common import NO_NUL, ApiModel, Email, Name, OutModel, plain_text, text_schema
 from nexus.pagination import PageQuery
-
-OrderStatus = Literal["pending", "paid", "failed"]
+from nexus.payments.state import OrderStatus
 
 
 class CheckoutIn(ApiModel):
@@ -32,6 +32,9 @@ class Order(OutModel):
     amount: int
     currency: str
     created_at: datetime
+    # Where the buyer pays (the Stripe Checkout page), while the order is pending.
+    checkout_url: str | None
+    expires_at: datetime
 
 
 class OrderQuery(PageQuery):
@@ -58,21 +61,53 @@ class BuyerOrder(OutModel):
     amount: int
     currency: str
     product: ProductRef
+    # A paid order whose product has a file: a presigned link, valid for minutes.
+    download_url: str | None = None
 
 
-class PaymentEvent(ApiModel):
-    event_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=255), AfterValidator(plain_text)
-    ]
-    type: Literal["payment.succeeded", "payment.failed"]
-    order_id: Annotated[str, StringConstraints(max_length=64), AfterValidator(plain_text)]
+class StripeEventData(BaseModel):
+    object: dict[str, Any]
+
+
+class StripeEvent(BaseModel):
+    """The part of a Stripe event the product reads; Stripe adds fields freely."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    data: StripeEventData
 
 
 class WebhookResult(OutModel):
+    """How an event was taken: applied, a duplicate of one already applied, unchanged (the
+    order had moved on, or the event asks for nothing), or ignored (an event type, or an
+    order, that is not the product's)."""
+
+    received: Literal[True] = True
     event_id: str
-    order_id: str
-    status: OrderStatus
-    duplicate: bool
+    type: str
+    outcome: Literal["applied", "duplicate", "unchanged", "ignored"]
+    order_id: str | None
+    status: OrderStatus | None
+
+
+class SummaryQuery(DateRange):
+    """``GET /orders/summary?from&to``: payments dated when paid, refunds when refunded
+    (UTC days, inclusive)."""
+
+
+class SummaryItem(OutModel):
+    currency: str
+    paid_orders: int
+    gross: int
+    refunded: int
+    fees: int
+    net: int
+
+
+class OrderSummary(OutModel):
+    items: list[SummaryItem]
 
 
 # -- rows ----------------------------------------------------------------------------------
@@ -80,11 +115,13 @@ class WebhookResult(OutModel):
 
 @dataclass(frozen=True, slots=True)
 class StoredOrder:
-    """An order with the request hash its Idempotency-Key was first used with."""
+    """An order with the request hash its Idempotency-Key was first used with, and what its
+    Checkout Session needs that the order does not show."""
 
     created: bool
     order: Order
     request_hash: str | None
+    product_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +132,5 @@ class BuyerOrderRow:
     currency: str
     product_id: str
     product_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentOutcome:
-    found: bool
-    duplicate: bool
-    status: OrderStatus | None
-    previous: OrderStatus | None
+    file_key: str | None
+    file_name: str | None

@@ -1,82 +1,62 @@
-"""SQL for orders and payment events."""
+"""SQL for orders: checkout, the buyer's and the seller's views, the seller's ledger."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from psycopg import sql
-from psycopg.rows import kwargs_row, scalar_row
+from psycopg.rows import kwargs_row
 
-from nexus import db, outbox
-from nexus.checkout.models import (
-    BuyerOrderRow,
-    Order,
-    OrderStatus,
-    PaymentOutcome,
-    StoredOrder,
-)
+from nexus import db
+from nexus.checkout.models import BuyerOrderRow, Order, StoredOrder, SummaryItem
 from nexus.db import keyset
 from nexus.pagination import Cursor
 
-COLUMNS = sql.SQL("id::text, product_id::text, email, name, status, amount, currency, created_at")
+# Day bounds in UTC: [from 00:00, to + 1 day 00:00).
+_SUMMARY = """
+WITH bounds AS (
+    SELECT (%(from)s::date)::timestamp AT TIME ZONE 'UTC' AS lo,
+           (%(to)s::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
+), paid AS (
+    SELECT o.currency, count(*) AS paid_orders, sum(o.amount) AS gross, sum(o.fee) AS fees
+    FROM orders o, bounds b
+    WHERE o.organization_id = %(org)s AND o.paid_at >= b.lo AND o.paid_at < b.hi
+    GROUP BY o.currency
+), refunds AS (
+    SELECT o.currency, sum(o.amount) AS refunded
+    FROM orders o, bounds b
+    WHERE o.organization_id = %(org)s AND o.refunded_at >= b.lo AND o.refunded_at < b.hi
+    GROUP BY o.currency
+)
+SELECT currency::text,
+       coalesce(p.paid_orders, 0)::int AS paid_orders,
+       coalesce(p.gross, 0)::bigint AS gross,
+       coalesce(r.refunded, 0)::bigint AS refunded,
+       coalesce(p.fees, 0)::bigint AS fees,
+       (coalesce(p.gross, 0) - coalesce(p.fees, 0) - coalesce(r.refunded, 0))::bigint AS net
+FROM paid p FULL JOIN refunds r USING (currency)
+ORDER BY currency
+"""
+
+# The payment page only while there is something to pay.
+COLUMNS = sql.SQL(
+    "id::text, product_id::text, email, name, status, amount, currency, created_at,"
+    " CASE WHEN status = 'pending' THEN checkout_url END AS checkout_url, expires_at"
+)
 _O_COLUMNS = sql.SQL(
     "o.id::text, o.product_id::text, o.email, o.name, o.status, o.amount, o.currency,"
-    " o.created_at, o.request_hash"
+    " o.created_at, CASE WHEN o.status = 'pending' THEN o.checkout_url END AS checkout_url,"
+    " o.expires_at, o.request_hash, o.product_name"
 )
 
 
-# What the paid order's two emails need: the order, and the seller organization's users.
-_PAID_MAIL = """
-SELECT o.id::text AS order_id, o.email AS buyer_email, o.name AS buyer_name, o.product_name,
-       o.amount, o.currency, u.email AS seller_email, u.name AS seller_name
-FROM orders o LEFT JOIN users u ON u.organization_id = o.organization_id
-WHERE o.id = %s
-ORDER BY u.id
-"""
-
-
-def _paid_emails(conn: db.Conn, order_id: str) -> list[str]:
-    """The order confirmation to the buyer and a new-sale note to each of the seller's
-    users, written in the transaction that makes the order paid: the transition happens
-    once (the order row is locked, pending → paid), so they are written once however often
-    the event is delivered."""
-    rows = conn.execute(_PAID_MAIL, (order_id,)).fetchall()
-    first = rows[0]
-    sale = {
-        "order_id": first["order_id"],
-        "product_name": first["product_name"],
-        "amount": first["amount"],
-        "currency": first["currency"],
-    }
-    ids = [
-        outbox.add(
-            conn,
-            kind="order_confirmation",
-            recipient=first["buyer_email"],
-            payload={**sale, "name": first["buyer_name"]},
-        )
-    ]
-    ids += [
-        outbox.add(
-            conn,
-            kind="new_sale",
-            recipient=row["seller_email"],
-            payload={**sale, "buyer_email": first["buyer_email"], "name": row["seller_name"]},
-        )
-        for row in rows
-        if row["seller_email"]
-    ]
-    return ids
-
-
-class IllegalTransition(Exception):
-    def __init__(self, previous: str) -> None:
-        super().__init__(previous)
-        self.previous = previous
-
-
-def _stored(*, created: bool, request_hash: str | None, **order: Any) -> StoredOrder:
-    return StoredOrder(created=created, order=Order(**order), request_hash=request_hash)
+def _stored(
+    *, created: bool, request_hash: str | None, product_name: str, **order: Any
+) -> StoredOrder:
+    return StoredOrder(
+        created=created, order=Order(**order), request_hash=request_hash, product_name=product_name
+    )
 
 
 class CheckoutRepository:
@@ -88,6 +68,7 @@ class CheckoutRepository:
         name: str | None,
         idempotency_key: str | None,
         request_hash: str | None,
+        session_minutes: int,
     ) -> StoredOrder | None:
         """One statement: the amount is the product's price read inside it (never the
         client's). None when the product does not exist.
@@ -100,9 +81,11 @@ class CheckoutRepository:
             """
             WITH new AS (
                 INSERT INTO orders AS o (organization_id, product_id, product_name, email, name,
-                                         amount, currency, idempotency_key, request_hash)
+                                         amount, currency, idempotency_key, request_hash,
+                                         expires_at)
                 SELECT p.organization_id, p.id, p.name, %(email)s, %(name)s, p.price,
-                       p.currency, %(key)s, %(hash)s
+                       p.currency, %(key)s, %(hash)s,
+                       date_trunc('second', now()) + make_interval(mins => %(minutes)s)
                 FROM products p
                 WHERE p.id = %(product_id)s AND p.deleted_at IS NULL
                 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -125,6 +108,7 @@ class CheckoutRepository:
             "name": name,
             "key": idempotency_key,
             "hash": request_hash,
+            "minutes": session_minutes,
         }
         return db.fetch_one(kwargs_row(_stored), query, params)
 
@@ -137,8 +121,9 @@ class CheckoutRepository:
     def buyer_view(self, order_id: str) -> BuyerOrderRow | None:
         return db.fetch_one(
             BuyerOrderRow,
-            "SELECT id::text, status, amount, currency, product_id::text, product_name"
-            " FROM orders WHERE id = %s",
+            "SELECT o.id::text, o.status, o.amount, o.currency, o.product_id::text,"
+            " o.product_name, p.file_key, p.file_name"
+            " FROM orders o JOIN products p ON p.id = o.product_id WHERE o.id = %s",
             (order_id,),
         )
 
@@ -158,51 +143,19 @@ class CheckoutRepository:
             limit=limit,
         )
 
+    def order(self, order_id: str) -> Order | None:
+        query = sql.SQL("SELECT {} FROM orders WHERE id = %s").format(COLUMNS)
+        return db.fetch_one(Order, query, (order_id,))
+
     def seller_get(self, *, organization_id: str, order_id: str) -> Order | None:
         query = sql.SQL("SELECT {} FROM orders WHERE id = %s AND organization_id = %s").format(
             COLUMNS
         )
         return db.fetch_one(Order, query, (order_id, organization_id))
 
-    def apply_payment_event(
-        self, *, event_id: str, event_type: str, order_id: str, new_status: OrderStatus
-    ) -> PaymentOutcome:
-        """In one transaction: lock the order, record the event once, move pending → the
-        new status, and on paid write the buyer's confirmation and the seller's note to the
-        outbox (published after the commit). An illegal transition raises
-        :class:`IllegalTransition` inside the transaction, so the refused event is not
-        recorded and a retry of it is refused again rather than silently accepted."""
-
-        mail: list[str] = []
-
-        def work(conn: db.Conn) -> PaymentOutcome:
-            mail.clear()  # db.run may run work again on a fresh connection
-            scalar = conn.cursor(row_factory=scalar_row)
-            current: OrderStatus | None = scalar.execute(
-                "SELECT status FROM orders WHERE id = %s FOR UPDATE", (order_id,)
-            ).fetchone()
-            if current is None:
-                return PaymentOutcome(found=False, duplicate=False, status=None, previous=None)
-            inserted = scalar.execute(
-                "INSERT INTO payment_events (event_id, order_id, type) VALUES (%s, %s, %s)"
-                " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                (event_id, order_id, event_type),
-            ).fetchone()
-            if inserted is None:
-                return PaymentOutcome(found=True, duplicate=True, status=current, previous=current)
-            if current != "pending":
-                raise IllegalTransition(current)
-            conn.execute(
-                "UPDATE orders SET status = %s, updated_at = now() WHERE id = %s",
-                (new_status, order_id),
-            )
-            if new_status == "paid":
-                mail.extend(_paid_emails(conn, order_id))
-            return PaymentOutcome(
-                found=True, duplicate=False, status=new_status, previous="pending"
-            )
-
-        outcome = db.run(work)
-        # After the commit, best effort (never raises): the outbox sweep relays what it misses.
-        outbox.publish(mail)
-        return outcome
+    def summary(self, *, organization_id: str, start: date, end: date) -> list[SummaryItem]:
+        """The seller's ledger per currency for UTC days start..end: payments and their fees
+        dated when paid, refunds when refunded."""
+        return db.fetch_all(
+            SummaryItem, _SUMMARY, {"org": organization_id, "from": start, "to": end}
+        )
