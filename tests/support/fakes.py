@@ -19,17 +19,11 @@ from typing import Any
 
 from nexus.auth.models import LoginState, Session, Throttle, UserRow
 from nexus.auth.repository import AuthRepository, EmailTaken
-from nexus.checkout.models import (
-    BuyerOrderRow,
-    Order,
-    OrderStatus,
-    PaymentOutcome,
-    StoredOrder,
-)
-from nexus.checkout.repository import CheckoutRepository, IllegalTransition
+from nexus.checkout.models import BuyerOrderRow, Order, StoredOrder, SummaryItem
+from nexus.checkout.repository import CheckoutRepository
 from nexus.graph.client import GraphClient, PageResult, Post
 from nexus.graph.errors import GraphError
-from nexus.identity import Identity
+from nexus.identity import Identity, parse_id
 from nexus.ingest.job import IngestJob
 from nexus.ingest.models import Schedulable, Target
 from nexus.ingest.repository import IngestRepository
@@ -43,6 +37,8 @@ from nexus.integrations.models import (
 )
 from nexus.integrations.repository import AlreadyConnected, IntegrationRepository
 from nexus.pagination import Cursor, Keyed
+from nexus.payments.repository import Applied, Due, PaymentsRepository, RefundTarget
+from nexus.payments.state import Change, OrderStatus, allowed
 from nexus.products.models import ProductOut, StoreProductOut
 from nexus.products.repository import OrganizationGone, ProductRepository
 
@@ -266,7 +262,7 @@ class FakeAuthRepository(AuthRepository):
         return self.users.get(user_id)
 
 
-# -- checkout ------------------------------------------------------------------------------
+# -- checkout and payments -----------------------------------------------------------------
 @dataclass(frozen=True)
 class CatalogueItem:
     id: str
@@ -274,43 +270,102 @@ class CatalogueItem:
     name: str
     price: int
     currency: str
+    file_key: str | None = None
+    file_name: str | None = None
 
 
 @dataclass
 class StoredOrderState:
+    """One order row: what the Order view shows and the columns behind it."""
+
     organization_id: str
-    row: Order
+    product_id: str
     product_name: str
+    email: str
+    name: str | None
+    status: OrderStatus
+    amount: int
+    currency: str
+    created_at: datetime
+    expires_at: datetime
     idempotency_key: str | None
     request_hash: str | None
+    id: str = field(default_factory=new_id)
+    checkout_url: str | None = None
+    session_id: str | None = None
+    payment_intent: str | None = None
+    fee: int | None = None
+    paid_at: datetime | None = None
+    refunded_at: datetime | None = None
+    refund_requested_at: datetime | None = None
+
+    def view(self) -> Order:
+        """The Order as the repository selects it: the payment page only while pending."""
+        return Order(
+            id=self.id,
+            product_id=self.product_id,
+            email=self.email,
+            name=self.name,
+            status=self.status,
+            amount=self.amount,
+            currency=self.currency,
+            created_at=self.created_at,
+            checkout_url=self.checkout_url if self.status == "pending" else None,
+            expires_at=self.expires_at,
+        )
+
+    def stored(self, *, created: bool) -> StoredOrder:
+        return StoredOrder(
+            created=created,
+            order=self.view(),
+            request_hash=self.request_hash,
+            product_name=self.product_name,
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class FakeCheckoutRepository(CheckoutRepository):
-    """Orders priced from the catalogue, one per Idempotency-Key, and the payment state
-    machine (pending → paid | failed, each event id applied once).
+    """Orders priced from the catalogue, one per Idempotency-Key, expiring
+    ``session_minutes`` after checkout (whole seconds, real time: Stripe checks it).
 
     ``unseen_keys``: keys whose order a concurrent request committed after this statement's
     snapshot, so :meth:`checkout` sees neither its own insert nor that order (returns None)
-    while :meth:`by_idempotency_key` finds it."""
+    while :meth:`by_idempotency_key` finds it. :class:`FakePaymentsRepository` moves these
+    orders through the payment state machine."""
 
     def __init__(self) -> None:
         self.catalogue: dict[str, CatalogueItem] = {}
         self.orders: dict[str, StoredOrderState] = {}
-        self.events: dict[str, str] = {}
         self.unseen_keys: set[str] = set()
         self.clock = Clock()
         self.calls: list[str] = []
 
     def add_product(
-        self, *, organization_id: str | None = None, price: int = 2500, currency: str = "EUR"
+        self,
+        *,
+        organization_id: str | None = None,
+        price: int = 2500,
+        currency: str = "EUR",
+        file_key: str | None = None,
+        file_name: str | None = None,
     ) -> CatalogueItem:
-        item = CatalogueItem(new_id(), organization_id or new_id(), "Field guide", price, currency)
+        item = CatalogueItem(
+            new_id(),
+            organization_id or new_id(),
+            "Field guide",
+            price,
+            currency,
+            file_key,
+            file_name,
+        )
         self.catalogue[item.id] = item
         return item
 
     def set_status(self, order_id: str, status: OrderStatus) -> None:
-        stored = self.orders[order_id]
-        stored.row = stored.row.model_copy(update={"status": status})
+        self.orders[order_id].status = status
 
     def _with_key(self, key: str) -> StoredOrderState | None:
         return next((o for o in self.orders.values() if o.idempotency_key == key), None)
@@ -323,48 +378,54 @@ class FakeCheckoutRepository(CheckoutRepository):
         name: str | None,
         idempotency_key: str | None,
         request_hash: str | None,
+        session_minutes: int,
     ) -> StoredOrder | None:
         self.calls.append("checkout")
         if idempotency_key in self.unseen_keys:
             return None
         existing = self._with_key(idempotency_key) if idempotency_key is not None else None
         if existing is not None:
-            return StoredOrder(
-                created=False, order=existing.row, request_hash=existing.request_hash
-            )
+            return existing.stored(created=False)
         item = self.catalogue.get(product_id)
         if item is None:
             return None
-        row = Order(
-            id=new_id(),
+        state = StoredOrderState(
+            organization_id=item.organization_id,
             product_id=item.id,
+            product_name=item.name,
             email=email,
             name=name,
             status="pending",
             amount=item.price,
             currency=item.currency,
             created_at=self.clock.tick(),
+            expires_at=_now().replace(microsecond=0) + timedelta(minutes=session_minutes),
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
         )
-        self.orders[row.id] = StoredOrderState(
-            item.organization_id, row, item.name, idempotency_key, request_hash
-        )
-        return StoredOrder(created=True, order=row, request_hash=request_hash)
+        self.orders[state.id] = state
+        return state.stored(created=True)
 
     def by_idempotency_key(self, key: str) -> StoredOrder | None:
         self.calls.append("by_idempotency_key")
         stored = self._with_key(key)
-        if stored is None:
-            return None
-        return StoredOrder(created=False, order=stored.row, request_hash=stored.request_hash)
+        return stored.stored(created=False) if stored is not None else None
 
     def buyer_view(self, order_id: str) -> BuyerOrderRow | None:
         self.calls.append("buyer_view")
-        stored = self.orders.get(order_id)
-        if stored is None:
+        o = self.orders.get(order_id)
+        if o is None:
             return None
-        r = stored.row
+        item = self.catalogue[o.product_id]  # the product's file now, as the join reads it
         return BuyerOrderRow(
-            r.id, r.status, r.amount, r.currency, r.product_id, stored.product_name
+            o.id,
+            o.status,
+            o.amount,
+            o.currency,
+            o.product_id,
+            o.product_name,
+            item.file_key,
+            item.file_name,
         )
 
     def seller_page(
@@ -372,32 +433,143 @@ class FakeCheckoutRepository(CheckoutRepository):
     ) -> list[Order]:
         self.calls.append("seller_page")
         rows = (
-            o.row
+            o.view()
             for o in self.orders.values()
-            if o.organization_id == organization_id and status in (None, o.row.status)
+            if o.organization_id == organization_id and status in (None, o.status)
         )
         return _newest_first(rows, after, limit)
+
+    def order(self, order_id: str) -> Order | None:
+        self.calls.append("order")
+        stored = self.orders.get(order_id)
+        return stored.view() if stored else None
 
     def seller_get(self, *, organization_id: str, order_id: str) -> Order | None:
         self.calls.append("seller_get")
         stored = self.orders.get(order_id)
-        return stored.row if stored and stored.organization_id == organization_id else None
+        return stored.view() if stored and stored.organization_id == organization_id else None
 
-    def apply_payment_event(
-        self, *, event_id: str, event_type: str, order_id: str, new_status: OrderStatus
-    ) -> PaymentOutcome:
-        self.calls.append("apply_payment_event")
-        stored = self.orders.get(order_id)
-        if stored is None:
-            return PaymentOutcome(found=False, duplicate=False, status=None, previous=None)
-        current = stored.row.status
-        if event_id in self.events:
-            return PaymentOutcome(found=True, duplicate=True, status=current, previous=current)
-        if current != "pending":
-            raise IllegalTransition(current)  # the refused event is not recorded
-        self.events[event_id] = order_id
-        self.set_status(order_id, new_status)
-        return PaymentOutcome(found=True, duplicate=False, status=new_status, previous="pending")
+    def summary(self, *, organization_id: str, start: date, end: date) -> list[SummaryItem]:
+        """Per currency: payments (and fees) dated when paid, refunds when refunded, UTC days
+        start..end inclusive."""
+        self.calls.append("summary")
+
+        def within(at: datetime | None) -> bool:
+            return at is not None and start <= at.astimezone(UTC).date() <= end
+
+        mine = [o for o in self.orders.values() if o.organization_id == organization_id]
+        items = []
+        for currency in sorted({o.currency for o in mine}):
+            paid = [o for o in mine if o.currency == currency and within(o.paid_at)]
+            refunded = sum(
+                o.amount for o in mine if o.currency == currency and within(o.refunded_at)
+            )
+            if not paid and not refunded:
+                continue
+            gross, fees = sum(o.amount for o in paid), sum(o.fee or 0 for o in paid)
+            items.append(
+                SummaryItem(
+                    currency=currency,
+                    paid_orders=len(paid),
+                    gross=gross,
+                    refunded=refunded,
+                    fees=fees,
+                    net=gross - fees - refunded,
+                )
+            )
+        return items
+
+
+class FakePaymentsRepository(PaymentsRepository):
+    """The payment side of :class:`FakeCheckoutRepository`'s orders (the same store): Stripe's
+    changes applied by the real state machine (:func:`nexus.payments.state.allowed`), each
+    event id recorded once (even when it changes nothing), a session from another checkout
+    never applied; the session a checkout made; refund targets and requests; the expiry
+    sweep's reads. ``events``: event id → order id."""
+
+    def __init__(self, checkout: FakeCheckoutRepository) -> None:
+        self.orders = checkout.orders
+        self.events: dict[str, str] = {}
+        self.calls: list[str] = []
+
+    def _find(self, change: Change) -> StoredOrderState | None:
+        if change.order_id:
+            order_id = parse_id(change.order_id)
+            return self.orders.get(order_id) if order_id else None
+        if change.payment_intent is None:
+            return None
+        return next(
+            (o for o in self.orders.values() if o.payment_intent == change.payment_intent), None
+        )
+
+    def apply(
+        self,
+        change: Change,
+        *,
+        fee_bps: int,
+        event_id: str | None = None,
+        event_type: str | None = None,
+    ) -> Applied:
+        self.calls.append("apply")
+        o = self._find(change)
+        if o is None:
+            return Applied("not_found", None, None)
+        if event_id is not None:
+            if event_id in self.events:
+                return Applied("duplicate", o.id, o.status)
+            self.events[event_id] = o.id
+        foreign = o.session_id is not None and change.session_id not in (None, o.session_id)
+        if foreign or change.target is None or not allowed(o.status, change.target):
+            return Applied("unchanged", o.id, o.status)
+        o.status = change.target
+        if change.target == "paid":
+            o.paid_at = _now()
+            o.payment_intent = change.payment_intent
+            o.session_id = o.session_id or change.session_id
+            o.fee = (o.amount * fee_bps + 5000) // 10000
+        elif change.target == "refunded":
+            o.refunded_at = _now()
+        return Applied("applied", o.id, change.target)
+
+    def save_session(self, *, order_id: str, session_id: str, url: str) -> bool:
+        self.calls.append("save_session")
+        o = self.orders.get(order_id)
+        if o is None or o.status != "pending" or o.session_id not in (None, session_id):
+            return False
+        o.session_id, o.checkout_url = session_id, url
+        return True
+
+    def due_for_expiry(
+        self, *, grace_seconds: int, limit: int, after: Due | None = None
+    ) -> list[Due]:
+        self.calls.append("due_for_expiry")
+        cutoff = _now() - timedelta(seconds=grace_seconds)
+        due = sorted(
+            (
+                Due(o.id, o.session_id, o.expires_at)
+                for o in self.orders.values()
+                if o.status == "pending" and o.expires_at < cutoff
+            ),
+            key=lambda d: (d.expires_at, d.order_id),
+        )
+        if after is not None:
+            due = [
+                d for d in due if (d.expires_at, d.order_id) > (after.expires_at, after.order_id)
+            ]
+        return due[:limit]
+
+    def refund_target(self, *, organization_id: str, order_id: str) -> RefundTarget | None:
+        self.calls.append("refund_target")
+        o = self.orders.get(order_id)
+        if o is None or o.organization_id != organization_id:
+            return None
+        return RefundTarget(o.id, o.status, o.payment_intent, o.amount)
+
+    def refund_requested(self, order_id: str) -> None:
+        self.calls.append("refund_requested")
+        o = self.orders.get(order_id)
+        if o is not None and o.refund_requested_at is None:
+            o.refund_requested_at = _now()
 
 
 # -- integrations --------------------------------------------------------------------------

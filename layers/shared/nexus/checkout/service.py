@@ -132,7 +132,8 @@ def _start_payment(
 ) -> Order:
     order = stored.order
     fee_bps = get_settings().platform_fee_bps
-    if order.expires_at - datetime.now(UTC) < STRIPE_MIN_SESSION + timedelta(minutes=1):
+    left = order.expires_at - datetime.now(UTC)
+    if not stored.created and left < STRIPE_MIN_SESSION + timedelta(minutes=1):
         # A retry of a checkout whose session was never made, too late for Stripe to make one.
         payments.apply(state.Change("expired", order_id=order.id), fee_bps=fee_bps)
         raise Conflict("This checkout expired before the payment could start; start a new one.")

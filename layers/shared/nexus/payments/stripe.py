@@ -64,7 +64,8 @@ def encode(params: Params, prefix: str = "") -> Iterator[tuple[str, str]]:
         if isinstance(value, Mapping):
             yield from encode(value, name)
         elif isinstance(value, list | tuple):
-            for index, item in enumerate(value):
+            present = [item for item in value if item is not None]
+            for index, item in enumerate(present):
                 if isinstance(item, Mapping):
                     yield from encode(item, f"{name}[{index}]")
                 else:
