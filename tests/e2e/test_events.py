@@ -1,5 +1,5 @@
 """Every SAM CLI event in events/ works against the local stack started with --seed-demo: sent
-to the Lambda invoke API (as `make invoke` does), refreshed first (a new webhook signature, a
+to the Lambda invoke API (as `make invoke` does), refreshed first (a new Stripe-Signature, a
 fresh demo token), it gets the answer it was written for; sent again, still no 5xx."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from nexus.checkout.signature import verify
+from nexus.payments.signature import verify
 from nexus_local import demo
 from nexus_local.invoke import DEMO_TOKEN, function_for, refresh
 from nexus_local.template import parse
@@ -45,7 +45,7 @@ EXPECTED: dict[str, Callable[[Any], bool]] = {
     "store_product": status(200),
     "checkout": status(201),
     "checkout_order": status(200),
-    "webhook_payment": status(200),
+    "webhook_stripe": status(200),
     "orders_list": status(200),
     "orders_get": status(200),
     "integrations_create": status(201),
@@ -108,15 +108,16 @@ def test_every_event_gets_its_intended_answer_and_never_a_5xx(demo_stack: Stack)
 
 def test_the_static_events_need_refreshing_only_where_they_say_so() -> None:
     events = _events()
-    # The webhook's signature cannot be static: refresh signs the body anew.
-    stale = events["webhook_payment"]
+    # The webhook's signature cannot be static: refresh signs the body anew, as Stripe does.
+    stale = events["webhook_stripe"]
     fresh = refresh(stale, TEST_SECRETS)
     assert fresh["body"] == stale["body"]
     verify(
-        fresh["headers"]["x-signature"],
+        fresh["headers"]["stripe-signature"],
         fresh["body"].encode(),
-        TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"],
+        TEST_SECRETS["STRIPE_WEBHOOK_SECRET"],
     )
+    assert json.loads(fresh["body"])["type"] == "checkout.session.completed"
     # The demo token placeholder becomes a bearer token; other events are left as they are.
     assert DEMO_TOKEN in events["authorizer"]["identitySource"]
     assert DEMO_TOKEN not in refresh(events["authorizer"], TEST_SECRETS)["identitySource"]
@@ -130,29 +131,29 @@ def test_make_invoke_sends_an_event_and_writes_refreshed_ones(
     env = {k: v for k, v in demo_stack.env.items() if k not in ("LAMBDA_PORT", "SQS_PORT")}
     done = run_module(
         "nexus_local.invoke",
-        "events/webhook_payment.json",
+        "events/webhook_stripe.json",
         "events/products_get.json",
         env=env,
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "--> CheckoutFunction <- events/webhook_payment.json\nstatusCode 200" in done.stdout
+    assert "--> CheckoutFunction <- events/webhook_stripe.json\nstatusCode 200" in done.stdout
     assert "--> ProductsFunction <- events/products_get.json\nstatusCode 200" in done.stdout
     # --output writes events for sam local invoke, signed now
     out = tmp_path / "for-sam"
     done = run_module(
         "nexus_local.invoke",
-        "events/webhook_payment.json",
+        "events/webhook_stripe.json",
         "--output",
         str(out),
         env=env,
         timeout=120,
         check=True,
     )
-    written = json.loads((out / "webhook_payment.json").read_text(encoding="utf-8"))
+    written = json.loads((out / "webhook_stripe.json").read_text(encoding="utf-8"))
     verify(
-        written["headers"]["x-signature"],
+        written["headers"]["stripe-signature"],
         written["body"].encode(),
-        TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"],
+        TEST_SECRETS["STRIPE_WEBHOOK_SECRET"],
     )
     assert "(for CheckoutFunction)" in done.stdout

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from nexus.checkout.signature import sign
+from nexus_local.fake_stripe import stripe_signature
 from nexus_local.openapi import generate
 from nexus_local.template import parse
 from tests.support.api import TEST_SECRETS
@@ -79,8 +79,10 @@ def test_no_hostile_request_gets_a_server_error(stack: Stack) -> None:
             path = path.replace(name, "00000000-0000-4000-8000-000000000000")
         for case, (body, expected) in HOSTILE_BODIES.items():
             headers = {"Content-Type": "application/json", **auth}
-            if route.path == "/webhooks/payments":
-                headers["X-Signature"] = sign(TEST_SECRETS["PAYMENT_WEBHOOK_SECRET"], body)
+            if route.path == "/webhooks/stripe":  # signed: the body itself is refused
+                headers["Stripe-Signature"] = stripe_signature(
+                    TEST_SECRETS["STRIPE_WEBHOOK_SECRET"], body
+                )
             status, media, _ = _send(stack, route.method, path, body, headers)
             answers.append((f"{route.method} {route.path} {case}", status, expected))
             assert media.startswith("application/problem+json"), (route.path, case, media)

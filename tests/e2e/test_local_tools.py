@@ -18,7 +18,7 @@ from tests.support.api import ROOT, TEST_SECRETS
 from tests.support.stack import Stack, free_port, run_module, start_stack
 
 pytestmark = pytest.mark.e2e
-PORT_VARIABLES = ("PORT", "LAMBDA_PORT", "SQS_PORT", "GRAPH_SANDBOX_PORT")
+PORT_VARIABLES = ("PORT", "LAMBDA_PORT", "SQS_PORT", "GRAPH_SANDBOX_PORT", "STRIPE_SANDBOX_PORT")
 
 
 @pytest.fixture
@@ -84,13 +84,21 @@ def test_the_sam_env_file_has_the_stacks_own_values(stack: Stack) -> None:
     committed = json.loads((ROOT / "env.json").read_text(encoding="utf-8"))["Parameters"]
     assert set(sam) <= set(committed)
     on_default_ports = {
-        k: v.replace(f":{stack.env['SQS_PORT']}", ":4566").replace(
-            f":{stack.env['GRAPH_SANDBOX_PORT']}", ":3002"
-        )
+        k: v.replace(f":{stack.env['SQS_PORT']}", ":4566")
+        .replace(f":{stack.env['GRAPH_SANDBOX_PORT']}", ":3002")
+        .replace(f":{stack.env['STRIPE_SANDBOX_PORT']}", ":3004")
         for k, v in sam.items()
     }
-    for name in ("AWS_ENDPOINT_URL", "INGEST_QUEUE_URL", "INGEST_DLQ_URL", "GRAPH_API_BASE_URL"):
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "INGEST_QUEUE_URL",
+        "INGEST_DLQ_URL",
+        "GRAPH_API_BASE_URL",
+        "STRIPE_API_BASE_URL",
+    ):
         assert committed[name] == on_default_ports[name], name
+    # The sandbox Stripe uses the stack's own keys
+    assert sam["STRIPE_SECRET_KEY"] == TEST_SECRETS["STRIPE_SECRET_KEY"]
 
 
 def test_each_log_line_appears_once(stack: Stack) -> None:

@@ -1,11 +1,12 @@
 """``make invoke ARGS="events/<name>.json ..."``: send SAM CLI events to the running local
 stack's Lambda invoke API and print each answer, or write them ready for ``sam local invoke``.
 
-Events in ``events/`` are static, and two things in them cannot be: a payment webhook's
-``X-Signature`` (HMAC over ``"<t>.<body>"`` with ``PAYMENT_WEBHOOK_SECRET``, refused when
-older than 300 s) and a bearer token (expires in an hour). So each event is refreshed first:
+Events in ``events/`` are static, and two things in them cannot be: a Stripe webhook's
+``Stripe-Signature`` (``t=<unix>,v1=<hex HMAC-SHA256 over "<t>.<body>">`` with
+``STRIPE_WEBHOOK_SECRET``, refused when older than 300 s) and a bearer token (expires in an
+hour). So each event is refreshed first:
 
-- an ``x-signature`` header is signed anew, now, over the event's body;
+- a ``stripe-signature`` header is signed anew, now, over the event's body, as Stripe signs;
 - an ``Authorization`` / ``identitySource`` value of ``Bearer {{demo_token}}`` becomes a
   fresh token for the ``--seed-demo`` seller.
 
@@ -13,8 +14,8 @@ The secrets are the stack's: the environment when set, else ``<data dir>/secrets
 The function is found from the event and template.yaml (its route, its authorizer, its SQS
 queue or its schedule) unless ``--function`` names it.
 
-    make invoke ARGS="events/products_get.json events/webhook_payment.json"
-    make invoke ARGS="events/webhook_payment.json --output .local/events"   # for sam local
+    make invoke ARGS="events/products_get.json events/webhook_stripe.json"
+    make invoke ARGS="events/webhook_stripe.json --output .local/events"   # for sam local
 """
 
 from __future__ import annotations
@@ -89,13 +90,13 @@ def _need(values: Mapping[str, str], name: str, why: str) -> str:
 
 def refresh(event: dict[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
     """A copy of ``event`` with a fresh webhook signature and demo token where it has them."""
-    from nexus.checkout.signature import sign
+    from nexus_local.fake_stripe import stripe_signature
 
     fresh: dict[str, Any] = json.loads(json.dumps(event))
     headers: dict[str, str] = fresh.get("headers") or {}
-    if "x-signature" in headers:
-        secret = _need(values, "PAYMENT_WEBHOOK_SECRET", "signing the webhook")
-        headers["x-signature"] = sign(secret, str(fresh.get("body") or "").encode())
+    if "stripe-signature" in headers:
+        secret = _need(values, "STRIPE_WEBHOOK_SECRET", "signing the Stripe webhook")
+        headers["stripe-signature"] = stripe_signature(secret, str(fresh.get("body") or ""))
     wants_token = headers.get("authorization") == DEMO_TOKEN or DEMO_TOKEN in (
         fresh.get("identitySource") or []
     )

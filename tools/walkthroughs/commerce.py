@@ -1,26 +1,87 @@
-"""Walk-through: from registration to a paid order.
+"""Walk-through: from registration to a paid order and its download.
 
-A seller registers (or logs in, on a second run), lists a product and looks at its public
-store page; a buyer checks out twice with one Idempotency-Key (one order); the payment
-provider's signed webhook marks it paid; the seller sees it among the paid orders.
+A seller registers (or logs in, on a second run), lists a product, uploads the file buyers
+get and looks at its public store page; a buyer checks out twice with one Idempotency-Key
+(one order, one Checkout Session), opens the payment page (the local stack's sandbox
+Stripe) and presses Pay, as a browser would; Stripe's signed webhook reaches the stack and
+the order is paid; the buyer downloads the file; the seller sees the order among the paid
+ones.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import time
+import urllib.error
+import urllib.request
 
-from nexus_local.invoke import stack_secrets
-from walkthroughs.client import Api, WalkthroughFailed, show
+from walkthroughs import browser
+from walkthroughs.client import Api, WalkthroughFailed, show, wait_for
+
+FILE_NAME = "field-guide.pdf"
+FILE_TYPE = "application/pdf"
 
 
-def signature(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """``X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``."""
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
+def _file_bytes(product_id: str) -> bytes:
+    """The product's file: a few bytes that name it, so a download can be checked."""
+    return f"%PDF-1.7\n% Field guide for product {product_id}\n%%EOF\n".encode()
+
+
+def _send(method: str, url: str, data: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - local URLs
+    for key, value in headers.items():
+        request.add_header(key, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - local URLs
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+    except urllib.error.URLError as err:
+        raise WalkthroughFailed(f"cannot reach {url}: {err.reason}") from err
+
+
+def upload_file(api: Api, product_id: str) -> None:
+    """Ask for an upload URL, PUT the bytes there with the headers it came with, and see the
+    product show the file."""
+    content = _file_bytes(product_id)
+    ticket = api.expect(
+        "ask where to upload the product's file",
+        "PUT",
+        f"/products/{product_id}/file",
+        {"filename": FILE_NAME, "content_type": FILE_TYPE, "size": len(content)},
+    ).body
+    show("   upload", value={k: ticket[k] for k in ("method", "headers", "expires_in")})
+    status, answer = _send(ticket["method"], ticket["upload_url"], content, ticket["headers"])
+    show(api.next_step("send the bytes to upload_url"), f"{ticket['method']} -> {status}")
+    if status != 200:
+        raise WalkthroughFailed(f"the upload was refused: {status} {answer[:300]!r}")
+    product = api.expect("the product now", "GET", f"/products/{product_id}").body
+    if product.get("file") != {"filename": FILE_NAME, "size": len(content)}:
+        raise WalkthroughFailed(f"the product does not show its file: {product.get('file')}")
+    show("   file", value=product["file"])
+
+
+def pay_on_the_page(api: Api, checkout_url: str) -> None:
+    page = browser.open_page(checkout_url)
+    show(api.next_step("the buyer opens checkout_url"), f"GET {checkout_url} -> {page.status}")
+    if page.status != 200:
+        raise WalkthroughFailed(f"the payment page answered {page.status}")
+    form = page.form("Pay")
+    print(f"   the page's Pay form: {form.method} {form.action}")
+    done = browser.press(page, "Pay")
+    show(api.next_step("the buyer presses Pay"), f"{done.method} {done.url} -> {done.status}")
+    if done.status != 303:
+        raise WalkthroughFailed(f"pressing Pay answered {done.status}")
+    print(f"   redirected to the web app: {done.location}")
+
+
+def download(api: Api, order: dict[str, object], expected: bytes) -> None:
+    url = order.get("download_url")
+    if not isinstance(url, str):
+        raise WalkthroughFailed(f"the paid order has no download_url: {order}")
+    status, content = _send("GET", url, None, {})
+    show(api.next_step("the buyer downloads the file (download_url)"), f"GET -> {status}")
+    if status != 200 or content != expected:
+        raise WalkthroughFailed(f"the download answered {status} with other bytes: {content!r}")
+    print(f"   {len(content)} bytes, the ones the seller uploaded")
 
 
 def run(api: Api) -> None:
@@ -36,6 +97,7 @@ def run(api: Api) -> None:
         ok=(201,),
     ).body
     show("   product", value=product)
+    upload_file(api, product["id"])
     store = api.expect(
         "its public store page", "GET", f"/store/products/{product['id']}", auth=False
     ).body
@@ -57,33 +119,26 @@ def run(api: Api) -> None:
         ok=(200,),
         auth=False,
     ).body
-    if again["id"] != order["id"]:
-        raise WalkthroughFailed(f"a replay made another order: {again['id']} != {order['id']}")
+    if (again["id"], again["checkout_url"]) != (order["id"], order["checkout_url"]):
+        raise WalkthroughFailed(f"a replay made another order or session: {again}")
     api.expect("the buyer's view", "GET", f"/checkout/orders/{order['id']}", auth=False)
 
-    secret = stack_secrets().get("PAYMENT_WEBHOOK_SECRET")
-    if not secret:
-        raise WalkthroughFailed("no PAYMENT_WEBHOOK_SECRET (environment or .local/secrets.json)")
-    event = {"event_id": f"evt_{order['id']}", "type": "payment.succeeded", "order_id": order["id"]}
-    body = json.dumps(event).encode()
-    print(f"   signing the webhook body with PAYMENT_WEBHOOK_SECRET: {body.decode()}")
-    api.expect(
-        "the payment provider confirms (signed webhook)",
-        "POST",
-        "/webhooks/payments",
-        raw=body,
-        headers={"X-Signature": signature(secret, body)},
-        auth=False,
+    pay_on_the_page(api, order["checkout_url"])
+
+    def paid() -> dict[str, object] | None:
+        view = api.call("GET", f"/checkout/orders/{order['id']}", auth=False)
+        return view.body if view.status == 200 and view.body["status"] == "paid" else None
+
+    view = wait_for("Stripe's checkout.session.completed webhook to mark the order paid", paid)
+    show(
+        api.next_step("the buyer's view again"),
+        f"GET /checkout/orders/{order['id']} -> 200, paid",
+        view,
     )
-    paid = api.expect(
-        "the buyer's view again", "GET", f"/checkout/orders/{order['id']}", auth=False
-    )
-    if paid.body["status"] != "paid":
-        raise WalkthroughFailed(f"the order is {paid.body['status']}, not paid")
-    show("   order", value=paid.body)
+    download(api, view, _file_bytes(product["id"]))
 
     orders = api.expect("the seller's paid orders", "GET", "/orders?status=paid").body
     if order["id"] not in [o["id"] for o in orders["items"]]:
         raise WalkthroughFailed("the paid order is not among the seller's paid orders")
     print(f"   {len(orders['items'])} paid order(s), this one among them")
-    print(f"done: order {order['id']} is paid")
+    print(f"done: order {order['id']} is paid and its file downloaded")
