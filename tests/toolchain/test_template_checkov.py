@@ -52,6 +52,14 @@ def test_the_premises_of_the_skips_hold() -> None:
     # CKV_AWS_158: log groups expire (no CMK, but nothing kept forever).
     groups = of_type("AWS::Logs::LogGroup")
     assert groups and all(g["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups)
+    # CKV_AWS_18: every bucket but the access-log bucket logs its accesses there.
+    buckets = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::S3::Bucket"}
+    logs = "FilesAccessLogsBucket"
+    assert logs in buckets and "LoggingConfiguration" not in buckets[logs]
+    for name, bucket in buckets.items():
+        if name != logs:
+            target = bucket["LoggingConfiguration"]["DestinationBucketName"]
+            assert target == {"Ref": logs}, name
     # CKV_AWS_149 (each secret readable only by the functions that use it) and CKV_AWS_173
     # (no secret in a function's environment) are pinned in test_template.py, by
     # test_least_privilege_per_function and test_secrets_come_from_secrets_manager_...

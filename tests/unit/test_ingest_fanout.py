@@ -90,6 +90,6 @@ def test_the_snapshot_is_the_utc_date_of_the_schedule(
 
 
 def test_a_hand_made_event_snapshots_today() -> None:
-    from nexus.integrations.models import today
+    from nexus.models.dates import today
 
     assert fanout.snapshot_date({}) == today()

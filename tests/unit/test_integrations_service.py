@@ -22,8 +22,8 @@ from nexus.integrations.models import (
     MetricsQuery,
     Run,
     SyncIn,
-    today,
 )
+from nexus.models.dates import today
 from tests.support.fakes import (
     FakeIntegrationRepository,
     RecordingSender,

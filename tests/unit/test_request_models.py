@@ -16,8 +16,9 @@ from nexus import pagination
 from nexus.auth import policy
 from nexus.auth.models import RegisterIn
 from nexus.errors import BadRequest, NexusError, ValidationFailed
-from nexus.integrations.models import DateRange, IntegrationPatch, SyncIn, today
+from nexus.integrations.models import IntegrationPatch, SyncIn
 from nexus.models.common import parse
+from nexus.models.dates import DateRange, today
 from nexus.pagination import Cursor, CursorParam
 from nexus.products.models import ProductPatch
 from tests.support.api import lambda_context

@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from nexus.integrations.models import DateRange
 from nexus.models.common import NO_NUL, ApiModel, Email, Name, OutModel, plain_text, text_schema
+from nexus.models.dates import DateRange
 from nexus.pagination import PageQuery
 from nexus.payments.state import OrderStatus
 

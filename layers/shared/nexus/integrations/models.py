@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -10,7 +9,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -22,11 +20,11 @@ from nexus.models.common import (
     OutModel,
     QueryText,
     RequiredName,
-    field_error,
     plain_text,
     text_schema,
     trimmed,
 )
+from nexus.models.dates import MAX_RANGE_DAYS, DateRange, today
 from nexus.pagination import key_cursor
 
 ExternalId = Annotated[
@@ -37,16 +35,8 @@ ExternalId = Annotated[
 ]
 IntegrationStatus = Literal["active", "needs_reauth", "disabled"]
 RunStatus = Literal["ok", "partial", "deferred", "needs_reauth", "failed"]
-# Graph reports lifetime values as of now: a snapshot is meaningful for recent days only, and
-# an analytics range spans at most this many days.
-MAX_RANGE_DAYS = 366
-DEFAULT_RANGE_DAYS = 28
 # GET /analytics/metrics pages (contract §10): 1000 rows stay well under 1 MiB.
 DEFAULT_METRICS_LIMIT, MAX_METRICS_LIMIT = 500, 1000
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def _integration_id(value: str | None) -> str | None:
@@ -89,60 +79,6 @@ class IntegrationPatch(ApiModel):
 class SyncIn(ApiModel):
     # JSON has no date type: a YYYY-MM-DD string is the one accepted form.
     date: Annotated[dt.date | None, Field(strict=False), AfterValidator(_recent)] = None
-
-
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _as_date(value: Any) -> Any:
-    """A YYYY-MM-DD string as a date, so defaults can be computed from it; anything else
-    (``0``, ``20261130``, a timestamp) is left for the strict field to refuse."""
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return value
-    return value
-
-
-QueryDate = Annotated[
-    dt.date,
-    Field(strict=True, json_schema_extra={"format": "date", "pattern": f"^{_ISO_DATE.pattern}$"}),
-]
-
-
-class DateRange(BaseModel):
-    """``from``/``to`` query parameters: inclusive, ``to`` defaults to today and ``from`` to
-    27 days before ``to``; at most 366 days apart."""
-
-    # Both have defaults (computed in _defaults): neither is required of a client.
-    model_config = ConfigDict(frozen=True, json_schema_extra=lambda s: s.pop("required", None))
-
-    start: QueryDate = Field(alias="from")
-    end: QueryDate = Field(alias="to")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        end = _as_date(data.get("to"))
-        if end is None:  # absent; an empty ?to= is a value, and not a date
-            end = today()
-        # date.min + 27 days has no 27 days before it: clamp instead of overflowing.
-        floor = dt.date.min + dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
-        start = _as_date(data.get("from"))
-        if start is None and isinstance(end, dt.date):
-            start = max(end, floor) - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
-        return {**data, "from": start, "to": end}
-
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        if self.start > self.end:
-            raise field_error("from", "must not be after 'to'", str(self.start), title="range")
-        if (self.end - self.start).days > MAX_RANGE_DAYS:
-            raise field_error("to", "at most 366 days after 'from'", str(self.end), title="range")
-        return self
 
 
 class Run(OutModel):

@@ -21,9 +21,9 @@ from nexus.integrations.models import (
     Queued,
     RunList,
     SyncIn,
-    today,
 )
 from nexus.integrations.repository import AlreadyConnected, IntegrationRepository
+from nexus.models.dates import today
 from nexus.observability import logger
 
 _NOT_FOUND = "No such integration."
