@@ -16,7 +16,9 @@ import psycopg
 import pytest
 
 from nexus import files
+from nexus_local.fake_stripe import FakeStripe
 from tests.support.api import Api, Reply, assert_problem
+from tests.support.payments import pay
 
 pytestmark = pytest.mark.usefixtures("files_bucket")
 
@@ -329,3 +331,64 @@ class TestDelivery:
             api.product(token)
         monkeypatch.setattr(files, "size_of", _no_head)
         assert len(api.get("/products", token=token).json()["items"]) == 3
+
+
+class TestBuyerDownload:
+    """The buyer of a paid order downloads the product's file from the order page."""
+
+    def _paid_order(self, api: Api, stripe: FakeStripe, product_id: str) -> dict[str, Any]:
+        body = {"product_id": product_id, "email": "buyer@example.com"}
+        order: dict[str, Any] = api.post("/checkout", json_body=body).json()
+        pay(api, stripe, order)
+        return order
+
+    def _download(self, api: Api, order: dict[str, Any]) -> bytes:
+        page = api.get(f"/checkout/orders/{order['id']}").json()
+        assert page["status"] == "paid"
+        query = query_of(page["download_url"])
+        assert int(query["X-Amz-Expires"]) <= 900  # a short-lived link
+        with send(page["download_url"]) as got:
+            return bytes(got.read())
+
+    def test_an_upload_no_product_read_has_seen_is_delivered(
+        self, api: Api, stripe: FakeStripe, token: str
+    ) -> None:
+        # Given a seller who uploads and never reads the product again
+        product = api.product(token)
+        upload(api, token, product["id"], PDF, "course.pdf")
+        # Then the paid order's page gives the file
+        assert self._download(api, self._paid_order(api, stripe, product["id"])) == PDF
+
+    def test_no_link_before_payment_or_without_a_file(
+        self, api: Api, stripe: FakeStripe, token: str
+    ) -> None:
+        bare = api.product(token, name="No file")
+        assert (
+            api.get(f"/checkout/orders/{self._paid_order(api, stripe, bare['id'])['id']}").json()[
+                "download_url"
+            ]
+            is None
+        )
+        product = api.product(token)
+        upload(api, token, product["id"], PDF, "course.pdf")
+        pending = api.post(
+            "/checkout", json_body={"product_id": product["id"], "email": "b@example.com"}
+        ).json()
+        assert api.get(f"/checkout/orders/{pending['id']}").json()["download_url"] is None
+        # An upload whose bytes never arrived is not offered either
+        half = api.product(token, name="Half")
+        assert put_file(api, token, half["id"]).status == 200
+        order = self._paid_order(api, stripe, half["id"])
+        assert api.get(f"/checkout/orders/{order['id']}").json()["download_url"] is None
+
+    def test_a_past_buyer_still_downloads_after_a_replacement_and_a_deletion(
+        self, api: Api, stripe: FakeStripe, token: str
+    ) -> None:
+        product = api.product(token)
+        upload(api, token, product["id"], PDF, "v1.pdf")
+        order = self._paid_order(api, stripe, product["id"])
+        api.get(f"/products/{product['id']}", token=token)  # the seller looks: v1 is the file
+        upload(api, token, product["id"], b"version two", "v2.pdf")
+        assert self._download(api, order) == b"version two"  # the product's current file
+        assert api.delete(f"/products/{product['id']}", token=token).status == 204
+        assert self._download(api, order) == b"version two"

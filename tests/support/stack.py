@@ -165,7 +165,9 @@ def _drain(
 def stack_env(data_dir: Path, port: int, extra_env: dict[str, str]) -> dict[str, str]:
     """The environment of `make local` on free ports with its data in ``data_dir``: only what
     the caller passes, so no database URL or secrets leak in from the test session."""
-    dropped = {"DATABASE_URL", "BCRYPT_ROUNDS", *TEST_SECRETS}
+    # STRIPE_API_BASE_URL: the stack serves its own sandbox Stripe, which sends its webhooks
+    # to that stack (the test session's in-process sandbox sends none).
+    dropped = {"DATABASE_URL", "BCRYPT_ROUNDS", "STRIPE_API_BASE_URL", *TEST_SECRETS}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         {
@@ -175,6 +177,7 @@ def stack_env(data_dir: Path, port: int, extra_env: dict[str, str]) -> dict[str,
             "LAMBDA_PORT": str(free_port()),
             "SQS_PORT": str(free_port()),
             "GRAPH_SANDBOX_PORT": str(free_port()),
+            "STRIPE_SANDBOX_PORT": str(free_port()),
             **extra_env,
         }
     )

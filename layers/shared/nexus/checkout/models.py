@@ -134,3 +134,7 @@ class BuyerOrderRow:
     product_name: str
     file_key: str | None
     file_name: str | None
+    # An upload handed out and perhaps finished, that no product read has seen yet.
+    upload_key: str | None = None
+    upload_name: str | None = None
+    upload_size: int | None = None

@@ -122,7 +122,8 @@ class CheckoutRepository:
         return db.fetch_one(
             BuyerOrderRow,
             "SELECT o.id::text, o.status, o.amount, o.currency, o.product_id::text,"
-            " o.product_name, p.file_key, p.file_name"
+            " o.product_name, p.file_key, p.file_name, p.upload_key, p.upload_name,"
+            " p.upload_size"
             " FROM orders o JOIN products p ON p.id = o.product_id WHERE o.id = %s",
             (order_id,),
         )

@@ -18,6 +18,7 @@ from typing import Any
 from nexus import pagination
 from nexus.checkout.models import (
     BuyerOrder,
+    BuyerOrderRow,
     CheckoutIn,
     Order,
     OrderPage,
@@ -162,10 +163,8 @@ def buyer_order(raw_id: str, *, repo: CheckoutRepository = REPOSITORY) -> BuyerO
     order_id = pagination.require_id(raw_id, _NO_ORDER)
     row = found(repo.buyer_view(order_id), _NO_ORDER)
     download_url = None
-    if row.status == "paid" and row.file_key and row.file_name and get_settings().files_bucket:
-        from nexus import files  # boto3 for presigning, only when there is a file to give
-
-        download_url = files.download_url(row.file_key, row.file_name)
+    if row.status == "paid" and get_settings().files_bucket:
+        download_url = _download_url(row)
     return BuyerOrder(
         id=row.id,
         status=row.status,
@@ -174,6 +173,22 @@ def buyer_order(raw_id: str, *, repo: CheckoutRepository = REPOSITORY) -> BuyerO
         product=ProductRef(id=row.product_id, name=row.product_name),
         download_url=download_url,
     )
+
+
+def _download_url(row: BuyerOrderRow) -> str | None:
+    """The product's file; or its latest upload, once it is in the bucket at its declared
+    size, when no product read has made it the file yet (a seller who uploads and never
+    looks again still delivers)."""
+    from nexus import files  # boto3 for presigning, only when there is a file to give
+
+    key, name = row.file_key, row.file_name
+    if row.upload_key and row.upload_name and row.upload_size is not None:
+        try:
+            if files.size_of(row.upload_key) == row.upload_size:
+                key, name = row.upload_key, row.upload_name
+        except files.CheckFailed:
+            logger.warning("could not check a pending upload", extra={"order_id": row.id})
+    return files.download_url(key, name) if key and name else None
 
 
 def _webhook_secret() -> str:
