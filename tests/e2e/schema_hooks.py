@@ -12,6 +12,7 @@ from typing import Any
 import schemathesis
 
 from nexus.auth.service import BAD_LINK
+from nexus.checkout.service import STRIPE_REFUSED
 from nexus.models.common import WHITESPACE
 
 # (loc, msg) of each rule OpenAPI cannot express, with why.
@@ -32,6 +33,10 @@ INEXPRESSIBLE: dict[tuple[tuple[str, ...], str], str] = {
     (("body", "token"), BAD_LINK): "a link token is valid only as issued, unused, unexpired",
     (("body", "price"), "Input should be a valid integer"): (
         "prices are integer literals: JSON Schema counts 10.0 as an integer, the API refuses it"
+    ),
+    (("body", "product_id"), STRIPE_REFUSED): (
+        "Stripe's own rules (its minimum charge per currency) decide whether a product's"
+        " price can be paid for"
     ),
     (("body", "size"), "Input should be a valid integer"): (
         "a file's size is an integer literal, as prices are (10.0 is refused)"

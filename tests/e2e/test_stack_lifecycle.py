@@ -151,6 +151,8 @@ class _Quiet(BaseHTTPRequestHandler):
 
 def test_shutdown_stops_serving_servers_and_closes_idle_ones(tmp_path: Path) -> None:
     args = argparse.Namespace(data_dir=tmp_path)
+    # Threads already running belong to the test session (its sandbox Stripe serves forever)
+    before = set(threading.enumerate())
     # Given a stack serving on two servers (the first in the serving thread)
     serving = local.Stack(args)
     serving.servers = [ThreadingHTTPServer(("127.0.0.1", 0), _Quiet) for _ in range(2)]
@@ -161,7 +163,7 @@ def test_shutdown_stops_serving_servers_and_closes_idle_ones(tmp_path: Path) -> 
         time.sleep(0.01)
     serving.servers[0].shutdown()  # as Ctrl-C ends the serving thread's loop
     main.join(timeout=5)
-    background = [t for t in threading.enumerate() if "serve_forever" in t.name]
+    background = [t for t in threading.enumerate() if t not in before and "serve_forever" in t.name]
     # When it shuts down, Then that returns promptly and no serve_forever loop is left
     done = threading.Thread(target=serving.shutdown, daemon=True)
     done.start()

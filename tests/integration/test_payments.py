@@ -254,6 +254,7 @@ class TestStripeFailures:
         reply = checkout(api, cheap["id"])
         problem = assert_problem(reply, 422)
         assert "refused" in problem["detail"] and "at least 0.50 USD" in problem["detail"]
+        assert [e["loc"] for e in problem["errors"]] == [["body", "product_id"]]
         orders = api.get("/orders", token=seller).json()["items"]
         assert [o["status"] for o in orders] == ["failed"]
 

@@ -46,6 +46,7 @@ _NO_ORDER = "No such order."
 _NO_PRODUCT = "No such product."
 # Stripe refuses a Checkout Session that expires sooner than 30 minutes after it is made.
 STRIPE_MIN_SESSION = timedelta(minutes=30)
+STRIPE_REFUSED = "cannot be paid for: the payment provider refused it"
 REPOSITORY = CheckoutRepository()
 PAYMENTS = PaymentsRepository()
 
@@ -147,7 +148,8 @@ def _start_payment(
     except StripeRefused as exc:
         payments.apply(state.Change("failed", order_id=order.id), fee_bps=fee_bps)
         raise ValidationFailed(
-            f"The payment provider refused this checkout: {exc.message}"
+            f"The payment provider refused this checkout: {exc.message}",
+            errors=[{"loc": ["body", "product_id"], "msg": STRIPE_REFUSED}],
         ) from exc
     session_id, url = session.get("id"), session.get("url")
     if not isinstance(session_id, str) or not isinstance(url, str):
