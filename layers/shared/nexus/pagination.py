@@ -110,7 +110,7 @@ class key_cursor:
 class PageQuery(BaseModel):
     """The query of a paged list: ``?limit=&cursor=``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # see nexus.models.common
 
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
     cursor: CursorParam | None = None

@@ -66,13 +66,15 @@ class BuyerOrder(OutModel):
 
 
 class StripeEventData(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # only the webhook uses these two
+
     object: dict[str, Any]
 
 
 class StripeEvent(BaseModel):
     """The part of a Stripe event the product reads; Stripe adds fields freely."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     type: Annotated[str, StringConstraints(min_length=1, max_length=255)]

@@ -131,7 +131,7 @@ class AnalyticsQuery(DateRange):
 class MetricKey(BaseModel):
     """Where a page of metric rows ended: the sort key (date, content_id, integration_id)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     date: dt.date
     content_id: Annotated[str, Field(min_length=1, max_length=255)]

@@ -47,7 +47,11 @@ class DateRange(BaseModel):
     27 days before ``to``; at most 366 days apart."""
 
     # Both have defaults (computed in _defaults): neither is required of a client.
-    model_config = ConfigDict(frozen=True, json_schema_extra=lambda s: s.pop("required", None))
+    model_config = ConfigDict(
+        frozen=True,
+        defer_build=True,  # see nexus.models.common
+        json_schema_extra=lambda s: s.pop("required", None),
+    )
 
     start: QueryDate = Field(alias="from")
     end: QueryDate = Field(alias="to")
