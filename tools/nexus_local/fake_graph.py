@@ -15,10 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from nexus_local.httpd import LocalHTTPServer
+
+if TYPE_CHECKING:
+    from nexus_local.fake_meta import FakeMeta
 
 KNOWN_METRICS = frozenset(
     {
@@ -85,8 +88,15 @@ def split_fields(spec: str) -> list[str]:
 
 
 class FakeGraph:
-    def __init__(self, pages: list[FakePage] | None = None, *, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        pages: list[FakePage] | None = None,
+        *,
+        latency: float = 0.0,
+        meta: FakeMeta | None = None,  # Facebook Login and Instagram (fake_meta.py)
+    ) -> None:
         self.pages = {p.id: p for p in pages or []}
+        self.meta = meta
         self.latency = latency
         self.log: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -161,6 +171,11 @@ class FakeGraph:
         parts = [p for p in path.split("/") if p]
         if parts and parts[0].startswith("v"):
             parts = parts[1:]
+        routed = self.meta and self.meta.dispatch(
+            method, parts, query, token, form, pages=self.pages
+        )
+        if routed:
+            return routed
         if method == "POST" and not parts and "batch" in form:
             return self._batch(form["batch"], token)
         if len(parts) == 2 and parts[1] == "posts":
@@ -356,12 +371,14 @@ class FakeGraph:
                     status, headers = 500, {}
                     body = graph_error(2, "Service temporarily unavailable")
                 else:
-                    status, headers, body = graph.dispatch(
+                    gated = graph.meta and graph.meta.gate(query, form, token)
+                    status, headers, body = gated or graph.dispatch(
                         self.command, split.path, query, token, form
                     )
-                data = json.dumps(body).encode()
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                if "Content-Type" not in headers:  # fake_meta's HTML pages and redirects
+                    self.send_header("Content-Type", "application/json; charset=UTF-8")
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
