@@ -15,7 +15,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nexus import pagination
+from nexus import files, pagination
 from nexus.checkout.models import (
     BuyerOrder,
     BuyerOrderRow,
@@ -181,8 +181,6 @@ def _download_url(row: BuyerOrderRow) -> str | None:
     """The product's file; or its latest upload, once it is in the bucket at its declared
     size, when no product read has made it the file yet (a seller who uploads and never
     looks again still delivers)."""
-    from nexus import files  # boto3 for presigning, only when there is a file to give
-
     key, name = row.file_key, row.file_name
     if row.upload_key and row.upload_name and row.upload_size is not None:
         try:
