@@ -81,6 +81,12 @@ class TooManyRequests(NexusError):
     status, title, slug = 429, "Too Many Requests", "rate-limited"
 
 
+class BadGateway(NexusError):
+    """An upstream provider (Meta) failed or answered what it should not."""
+
+    status, title, slug = 502, "Bad Gateway", "bad-gateway"
+
+
 class ServiceUnavailable(NexusError):
     status, title, slug = 503, "Service Unavailable", "unavailable"
 

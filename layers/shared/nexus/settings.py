@@ -88,6 +88,15 @@ class Settings(BaseModel):
     token_encryption_key: str | None = None
     token_encryption_key_arn: str | None = None
 
+    # Connecting Meta accounts (contract §9): the Facebook app's id and secret (the secret
+    # signs appsecret_proof and Meta's signed_request), where its Login dialog is, and the
+    # Facebook Login for Business configuration used instead of scopes when set.
+    meta_app_id: str | None = None
+    meta_app_secret: str | None = None
+    meta_app_secret_arn: str | None = None
+    meta_oauth_dialog_url: str = "https://www.facebook.com"
+    meta_login_config_id: str | None = None
+
     # Graph API and ingestion
     graph_api_base_url: str = "https://graph.facebook.com"
     graph_api_version: str = "v23.0"
