@@ -19,6 +19,7 @@ from nexus.integrations.models import (
     RunList,
     SyncIn,
 )
+from nexus.meta import compliance
 from nexus.observability import logger
 
 app = create_app()
@@ -72,6 +73,51 @@ def analytics_runs(who: Caller, query: Annotated[AnalyticsQuery, Query()]) -> Ru
     return service.runs(who, query)
 
 
+# -- Meta's compliance callbacks (public: Meta signs them; contract §9) ----------------------
+
+# The routes whose body is a form (Meta's signed_request), not JSON: nexus.http.handle lets
+# only these take application/x-www-form-urlencoded; OpenAPI documents the form.
+FORM_ROUTES = frozenset(
+    {("POST", "/webhooks/meta/deauthorize"), ("POST", "/webhooks/meta/data-deletion")}
+)
+RAW_BODIES = {
+    route: (compliance.SignedRequestForm, compliance.FORM_MEDIA_TYPE) for route in FORM_ROUTES
+}
+
+
+@app.post(
+    "/webhooks/meta/deauthorize",
+    responses=responses(200, errors=(400, 401, 413, 503)),
+    description="Sent by Meta when a user removes the app: a form with a signed_request.",
+)
+def meta_deauthorize() -> compliance.Deauthorized:
+    return compliance.deauthorize(_form_body())
+
+
+@app.post(
+    "/webhooks/meta/data-deletion",
+    responses=responses(200, errors=(400, 401, 413, 503)),
+    description="Sent by Meta when a user asks for their data to be deleted: a form with a"
+    " signed_request. Answers Meta's {url, confirmation_code}.",
+)
+def meta_data_deletion() -> compliance.DeletionAccepted:
+    return compliance.data_deletion(_form_body())
+
+
+@app.get(
+    "/meta/data-deletion/<confirmation_code>",
+    responses=responses(200, errors=(404, 503)),
+)
+def meta_data_deletion_status(confirmation_code: str) -> compliance.DeletionStatus:
+    return compliance.deletion_status(confirmation_code)
+
+
+def _form_body() -> bytes:
+    # nexus.http.handle has checked the Content-Type (FORM_ROUTES) and decoded a base64 body
+    # (API Gateway base64-encodes a form); the signed_request is read from these bytes.
+    return (app.current_event.body or "").encode()
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle(app, event, context)
+    return handle(app, event, context, form_routes=FORM_ROUTES)

@@ -67,13 +67,19 @@ def _gateway(description: str) -> dict[str, Any]:
     }
 
 
-def _raw_body(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
+# A function's RAW_BODIES: (method, path) → the model of a body its handler reads raw, JSON,
+# or (model, media type) for another media type (a form).
+RawBody = type[BaseModel] | tuple[type[BaseModel], str]
+
+
+def _raw_body(body: RawBody, schemas: dict[str, Any]) -> dict[str, Any]:
+    model, media_type = body if isinstance(body, tuple) else (body, "application/json")
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in schema.pop("$defs", {}).items():
         schemas.setdefault(name, definition)
     schemas[model.__name__] = schema
     ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"required": True, "content": {"application/json": {"schema": ref}}}
+    return {"required": True, "content": {media_type: {"schema": ref}}}
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +126,7 @@ def _merged(app: App) -> dict[str, Any]:
     """Every function's resolver schema, merged by Powertools (a route claimed by two
     functions is an error), each operation tagged with its function."""
     merger = OpenAPIMerge(title=TITLE, version=VERSION, on_conflict="error")
-    raw_bodies: dict[tuple[str, str], type[BaseModel]] = {}
+    raw_bodies: dict[tuple[str, str], RawBody] = {}
     queries: dict[tuple[str, str], type[BaseModel]] = {}
     for fn_id in sorted({r.function_id for r in app.routes}):
         module = load_module(app.functions[fn_id])
@@ -133,8 +139,8 @@ def _merged(app: App) -> dict[str, Any]:
         queries.update(_query_models(module))
     merged = merger.get_openapi_schema()
     schemas = merged.setdefault("components", {}).setdefault("schemas", {})
-    for (method, path), model in raw_bodies.items():
-        merged["paths"][path][method.lower()]["requestBody"] = _raw_body(model, schemas)
+    for (method, path), body in raw_bodies.items():
+        merged["paths"][path][method.lower()]["requestBody"] = _raw_body(body, schemas)
     for (method, path), model in queries.items():
         operation = merged["paths"][path][method.lower()]
         others = [p for p in operation.get("parameters", []) if p["in"] != "query"]

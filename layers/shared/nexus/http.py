@@ -3,7 +3,8 @@
 - :func:`create_app` builds a Powertools ``APIGatewayHttpResolver`` with validation on and
   maps every error, domain or framework, to RFC 9457 problem+json in this one place.
 - :func:`handle` guards the raw event before routing: body size (413), content type and
-  encoding (400).
+  encoding (400). Bodies are JSON, but on the routes a function declares to take a form
+  (``form_routes``: Meta's callbacks), which take ``application/x-www-form-urlencoded`` only.
 - :data:`Caller` is the dependency (Powertools ``Depends``) that reads the caller from the
   Lambda authorizer's context: the only place a protected handler learns who is calling.
 
@@ -17,6 +18,7 @@ import binascii
 import hmac
 import ipaddress
 import json
+from collections.abc import Collection
 from http import HTTPStatus
 from typing import Annotated, Any, cast
 
@@ -46,6 +48,7 @@ from nexus.observability import logger
 from nexus.settings import get_settings
 
 PROBLEM_JSON = "application/problem+json"
+FORM_URLENCODED = "application/x-www-form-urlencoded"
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -141,8 +144,32 @@ def _query_loc(error: dict[str, Any]) -> dict[str, Any]:
     return error
 
 
-def _guard(event: dict[str, Any]) -> NexusError | None:
-    """Checks API Gateway would not make for us, done before any parsing."""
+def _route(event: dict[str, Any]) -> tuple[str, str]:
+    """The template route API Gateway matched (``routeKey``: ``"POST /webhooks/meta/..."``)."""
+    method, _, path = str(event.get("routeKey", "")).partition(" ")
+    return method.upper(), path
+
+
+def _body_type(event: dict[str, Any], *, takes_form: bool) -> tuple[str, str]:
+    """The canonical media type of the body, and what to call it in a refusal; a body the
+    route does not take (its Content-Type, no parameter counted) is a BadRequest."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if takes_form:
+        if content_type != FORM_URLENCODED:
+            raise BadRequest(f"Content-Type must be {FORM_URLENCODED}.")
+        return FORM_URLENCODED, "a UTF-8 form"
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise BadRequest("Content-Type must be application/json.")
+    return "application/json", "UTF-8 JSON"
+
+
+def _guard(
+    event: dict[str, Any], form_routes: Collection[tuple[str, str]] = ()
+) -> NexusError | None:
+    """Checks API Gateway would not make for us, done before any parsing. A body is JSON,
+    except on the routes in ``form_routes`` (method, template path), whose body is an
+    ``application/x-www-form-urlencoded`` form and nothing else."""
     body = event.get("body")
     if body is None or body == "":
         return None
@@ -152,21 +179,21 @@ def _guard(event: dict[str, Any]) -> NexusError | None:
     method = str(event.get("requestContext", {}).get("http", {}).get("method", "")).upper()
     if method not in _BODY_METHODS:
         return None
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        return BadRequest("Content-Type must be application/json.")
+    try:
+        canonical, text = _body_type(event, takes_form=_route(event) in form_routes)
+    except BadRequest as exc:
+        return exc
     # Media types compare case-insensitively (contract §6); the resolver's own check does
     # not, so it is handed the canonical form.
     event["headers"] = {
         **{k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"},
-        "content-type": "application/json",
+        "content-type": canonical,
     }
     if event.get("isBase64Encoded"):
         try:
             decoded = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return BadRequest("The request body is not UTF-8 JSON.")
+            return BadRequest(f"The request body is not {text}.")
         event["body"], event["isBase64Encoded"] = decoded, False
     return None
 
@@ -187,10 +214,13 @@ def handle(
     context: LambdaContext,
     *,
     no_store: bool = False,
+    form_routes: Collection[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """Guard, route and answer; ``no_store`` marks every answer ``Cache-Control: no-store``
-    (the functions whose answers carry tokens)."""
-    rejection = _guard(event)
+    (the functions whose answers carry tokens); ``form_routes``, the (method, template path)
+    of the routes whose body is a form instead of JSON (Meta's callbacks), read raw by their
+    handler."""
+    rejection = _guard(event, form_routes)
     if rejection is not None:
         response = problem_from(rejection)
         headers = dict(response.headers)
