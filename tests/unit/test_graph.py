@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -245,3 +247,33 @@ def test_against_a_hung_fake_graph_the_job_ends_at_its_deadline(fake: FakeGraph)
     print(f"a job against a hung Graph with 1.5 s left ended after {elapsed:.2f} s")
     assert 1.4 <= elapsed < 2.5
     assert len(fake.log) == 1  # one request, its read timeout cut to the time left
+
+
+def test_posts_carry_their_permalink_and_no_media_type(fake: FakeGraph) -> None:
+    result = client(fake).page_posts("9", *bounds())
+    post = next(p for p in result.posts if p.content_id == "9_1")
+    assert post.permalink_url == "https://www.facebook.com/9_1"
+    assert post.media_type is None
+    assert "permalink_url" in fake.log[0]["query"]
+
+
+def test_a_result_counts_the_requests_of_its_own_call(fake: FakeGraph) -> None:
+    graph = client(fake)
+    first = graph.page_posts("9", *bounds())
+    second = graph.page_posts("9", *bounds())
+    assert first.requests == second.requests == 2 and graph.requests == 4
+
+
+def test_with_an_app_secret_every_request_carries_the_proof(fake: FakeGraph) -> None:
+    fake.pages["9"].posts[5].broken = True  # per-post insights in batches (POST) as well
+    graph = GraphClient(
+        "tok-9",
+        base_url=fake.base,  # type: ignore[attr-defined]
+        version="v23.0",
+        session=make_session(),
+        app_secret="s3cret",
+    )
+    assert graph.page_posts("9", *bounds()).failed == 1
+    proof = hmac.new(b"s3cret", b"tok-9", hashlib.sha256).hexdigest()
+    top_level = [e for e in fake.log if e["method"] == "GET"]
+    assert top_level and all(f"appsecret_proof={proof}" in e["query"] for e in top_level)

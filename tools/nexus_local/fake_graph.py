@@ -1,8 +1,9 @@
 """A fake Graph API server for tests and the local stack, speaking Graph's wire format:
 bearer tokens, ``/{version}/{page-id}/posts`` with cursor paging and field expansion
-(``shares``, ``comments.summary(true).limit(0)``, ``insights.metric(...)``), post insights,
-batch requests (``POST /`` with ``batch=[...]``, at most 50), Graph error bodies, the usage
-headers, and code 100 for deprecated metric names (``post_impressions*``)."""
+(``permalink_url``, ``shares``, ``comments.summary(true).limit(0)``,
+``insights.metric(...)``), post insights, batch requests (``POST /`` with ``batch=[...]``,
+at most 50), Graph error bodies, the usage headers, and code 100 for deprecated metric names
+(``post_impressions*``)."""
 
 from __future__ import annotations
 
@@ -146,6 +147,8 @@ class FakeGraph:
                 out["created_time"] = post.created_time.strftime("%Y-%m-%dT%H:%M:%S+0000")
             elif f == "message" and post.message:
                 out["message"] = post.message
+            elif f == "permalink_url":
+                out["permalink_url"] = f"https://www.facebook.com/{post.id}"
             elif f == "shares" and post.shares:
                 out["shares"] = {"count": post.shares}  # Graph omits it for no shares
             elif f.startswith("comments"):

@@ -3,8 +3,12 @@ Graph's wire format: the OAuth dialog (an HTML account chooser with a checkbox p
 permission, a 303 back to redirect_uri with code/state/granted_scopes/denied_scopes, or
 error=access_denied on Cancel), the code and fb_exchange_token exchanges, /me,
 /me/permissions, /me/accounts (page tokens, the linked Instagram account when instagram_basic
-was granted), appsecret_proof, Instagram media with insights per media product type, and
-account and Page insights per day (at most 90 days, code 100 for deprecated metrics).
+was granted), appsecret_proof, the Instagram account node (followers_count), its media
+(since/until, cursor paging) with insights per media product type, and account and Page
+insights per day (at most 90 days, code 100 for deprecated metrics). ``FakeMeta.retired``
+names metrics a newer Graph no longer serves (code 100 wherever they are asked for), and a
+``FakeIgMedia.broken`` media has no insights (code 100, subcode 2108006: posted before the
+account became a business account), as Graph's deprecations and old media do.
 
 Page tokens: from a long-lived user token, /me/accounts gives the page's own FakePage.token
 (non-expiring, as Meta's, and what /posts accepts); from a short-lived user token it gives a
@@ -82,6 +86,7 @@ class FakeIgMedia:
     media_product_type: str = "FEED"  # FEED or REELS
     caption: str = ""
     insights: dict[str, int] = field(default_factory=dict)  # else seeded from the id
+    broken: bool = False  # its insights fail: posted before the business-account conversion
 
 
 @dataclass
@@ -90,6 +95,7 @@ class FakeIgAccount:
     username: str
     name: str = ""
     media: list[FakeIgMedia] = field(default_factory=list)
+    followers_count: int | None = None  # else seeded from the id
 
 
 @dataclass
@@ -141,7 +147,7 @@ def split_nested(spec: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def paged(items: list[dict[str, Any]], query: dict[str, str], url: str) -> dict[str, Any]:
+def paged(items: list[Any], query: dict[str, str], url: str) -> dict[str, Any]:
     limit = min(int(query.get("limit", "25")), 100)
     offset = int(base64.b64decode(query["after"]).decode()) if query.get("after") else 0
     window = items[offset : offset + limit]
@@ -157,6 +163,10 @@ def paged(items: list[dict[str, Any]], query: dict[str, str], url: str) -> dict[
 
 def _bad(message: str, code: int = 100, sub: int | None = None) -> Answer:
     return 400, {}, graph_error(code, message, sub=sub)
+
+
+def _retired(metric: str) -> str:
+    return f"(#100) The {metric} metric is no longer supported in this version"
 
 
 def _day_range(query: dict[str, str], now: float) -> tuple[int, int, Answer | None]:
@@ -201,6 +211,7 @@ class FakeMeta:
         self.users = {u.id: u for u in users or []}
         self.configs = configs or {}
         self.require_proof = require_proof
+        self.retired: set[str] = set()  # metrics answered with code 100, as deprecated
         self.clock: Callable[[], float] = time.time
         self.tokens: dict[str, Grant] = {}
         self._codes: dict[str, _Code] = {}
@@ -274,6 +285,8 @@ class FakeMeta:
     def _objects(
         self, parts: list[str], query: dict[str, str], token: str | None, pages: dict[str, FakePage]
     ) -> Answer | None:
+        if len(parts) == 1 and self._ig(parts[0]):
+            return self._ig_node(parts[0], query, token, pages)
         if len(parts) == 2 and parts[1] in ("media", "insights") and self._ig(parts[0]):
             return self._ig_route(parts[0], parts[1], query, token, pages)
         if len(parts) == 2 and parts[1] == "insights" and self._media(parts[0]):
@@ -483,6 +496,9 @@ class FakeMeta:
         metrics = [m for m in query.get("metric", "").split(",") if m]
         if not metrics or any(m not in PAGE_METRICS for m in metrics):
             return _bad("(#100) The value must be a valid insights metric")
+        gone = [m for m in metrics if m in self.retired]
+        if gone:
+            return _bad(_retired(gone[0]))
         since, until, refused = _day_range(query, self.clock())
         if refused:
             return refused
@@ -513,13 +529,49 @@ class FakeMeta:
             denied = self._ig_auth(page_id, page, token, "instagram_manage_insights")
             if denied:
                 return denied
+        since = int(query.get("since") or 0)
+        until = int(query.get("until") or 2**40)
+        chosen = [
+            m
+            for m in sorted(account.media, key=lambda m: m.timestamp, reverse=True)
+            if since <= m.timestamp.timestamp() < until
+        ]
+        # Graph renders (and fails on) the media of the page asked for only.
+        listing = paged(chosen, query, f"/{ig_id}/media")
         items = []
-        for media in sorted(account.media, key=lambda m: m.timestamp, reverse=True):
+        for media in listing["data"]:
             status, body = self._render_media(media, fields)
             if status != 200:
                 return status, {}, body
             items.append(body)
-        return 200, {}, paged(items, query, f"/{ig_id}/media")
+        return 200, {}, {**listing, "data": items}
+
+    def _ig_node(
+        self, ig_id: str, query: dict[str, str], token: str | None, pages: dict[str, FakePage]
+    ) -> Answer:
+        found = self._ig(ig_id)
+        assert found is not None
+        page_id, account = found
+        denied = self._ig_auth(page_id, pages.get(page_id), token, "instagram_basic")
+        if denied:
+            return denied
+        followers = account.followers_count
+        whole: dict[str, Any] = {
+            "id": account.id,
+            "username": account.username,
+            "name": account.name,
+            "followers_count": followers
+            if followers is not None
+            else seeded(account.id, "followers_count", low=100, high=50_000),
+            "media_count": len(account.media),
+        }
+        fields = split_nested(query.get("fields", "id"))
+        unknown = [f for f in fields if f not in whole]
+        if unknown:
+            return _bad(
+                f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGUser)"
+            )
+        return 200, {}, {k: whole[k] for k in ["id", *fields] if k in whole}
 
     def _ig_auth(
         self, page_id: str, page: FakePage | None, token: str | None, permission: str
@@ -568,8 +620,12 @@ class FakeMeta:
                     f"media product type ({media.media_product_type})"
                 )
                 return 400, graph_error(100, message)
+            if m in self.retired:
+                return 400, graph_error(100, _retired(m))
         if not metrics:
             return 400, graph_error(100, "(#100) The parameter metric is required")
+        if media.broken:
+            return 400, graph_error(100, "Invalid parameter", sub=2108006)
         data = [
             {
                 "name": m,
@@ -601,6 +657,9 @@ class FakeMeta:
                 "(#100) metric[0] must be one of the following values: "
                 + ", ".join(sorted(ACCOUNT_METRICS))
             )
+        gone = [m for m in metrics if m in self.retired]
+        if gone:
+            return _bad(_retired(gone[0]))
         since, until, refused = _day_range(query, self.clock())
         if refused:
             return refused
