@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, coldstart, ingest, isolation
+from bench import api, coldstart, graph_requests, ingest, isolation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
         "which",
         nargs="?",
         default="all",
-        choices=["all", "coldstart", "api", "ingest", "isolation"],
+        choices=["all", "coldstart", "api", "ingest", "graph", "isolation"],
     )
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per handler (>= 9)")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per API route")
@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if args.which in ("all", "ingest"):
         ingest.run()
+        print()
+    if args.which in ("all", "graph"):
+        graph_requests.run()
         print()
     if args.which in ("all", "isolation"):
         isolation.run(args.seconds)

@@ -2,13 +2,19 @@
 
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nexus.http import Caller, create_app, handle, responses
 from nexus.integrations import service
 from nexus.integrations.models import (
+    AccountList,
     AnalyticsQuery,
+    CallbackIn,
+    ConnectIn,
+    Connection,
+    ConnectStarted,
     Integration,
     IntegrationIn,
     IntegrationList,
@@ -19,17 +25,41 @@ from nexus.integrations.models import (
     RunList,
     SyncIn,
 )
-from nexus.meta import compliance
+from nexus.meta import compliance, connect
 from nexus.observability import logger
 
 app = create_app()
 
 
 @app.post(
-    "/integrations", status_code=201, responses=responses(201, errors=(400, 409, 413, 422, 503))
+    "/integrations",
+    responses=responses(201, 200, errors=(400, 409, 413, 422, 503)),
+    description="A Page by its pasted token (v1), or an account of a connection"
+    " (connection_id): 201 when connected anew, 200 when a needs_reauth integration of it"
+    " takes the new token.",
 )
-def create_integration(body: IntegrationIn, who: Caller) -> Integration:
-    return service.create(who, body)
+def create_integration(body: IntegrationIn, who: Caller) -> Response[Integration]:
+    integration, created = service.create(who, body)
+    return Response(
+        status_code=201 if created else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=integration,
+    )
+
+
+@app.post("/integrations/connect", responses=responses(200, errors=(400, 413, 422, 503)))
+def connect_start(body: ConnectIn, who: Caller) -> ConnectStarted:
+    return connect.start(who, body)
+
+
+@app.post(
+    "/integrations/connect/callback",
+    responses=responses(200, errors=(400, 413, 422, 502, 503)),
+    description="Redeems the dialog's code and state: the accounts the Meta user can connect"
+    " (tokens stay on the server). 422 for a bad state or a declined required permission.",
+)
+def connect_callback(body: CallbackIn, who: Caller) -> Connection:
+    return connect.callback(who, body)
 
 
 @app.get("/integrations", responses=responses(200, errors=(503,)))
@@ -71,6 +101,11 @@ def analytics_metrics(who: Caller, query: Annotated[MetricsQuery, Query()]) -> M
 @app.get("/analytics/runs", responses=responses(200, errors=(422, 503)))
 def analytics_runs(who: Caller, query: Annotated[AnalyticsQuery, Query()]) -> RunList:
     return service.runs(who, query)
+
+
+@app.get("/analytics/accounts", responses=responses(200, errors=(422, 503)))
+def analytics_accounts(who: Caller, query: Annotated[AnalyticsQuery, Query()]) -> AccountList:
+    return service.accounts(who, query)
 
 
 # -- Meta's compliance callbacks (public: Meta signs them; contract §9) ----------------------

@@ -4,7 +4,8 @@ running, and fails the invocation at the end (the Errors alarm) so it is seen.
 
 Jobs: the outbox sweep (relays outbox rows the writers' after-commit publish missed); the
 order expiry sweep (pending orders past their Checkout Session's expiry, settled as Stripe
-reports the session). Later issues append theirs to JOBS.
+reports the session); the connect flow's purge (Meta connections unused for an hour, with
+the tokens they hold, and expired OAuth states). Later issues append theirs to JOBS.
 """
 
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from nexus.meta.repository import ConnectRepository
 from nexus.observability import logger, metrics
 from nexus.outbox import relay
 from nexus.payments import expiry
@@ -39,8 +41,19 @@ def expire_orders(keep_going: Callable[[], bool]) -> dict[str, Any]:
     return result.as_dict()
 
 
+def purge_connections(keep_going: Callable[[], bool]) -> dict[str, Any]:
+    del keep_going  # two DELETEs by index, each a single statement
+    connections, states = ConnectRepository().purge()
+    metrics.add_metric(name="MetaConnectionsPurged", unit=MetricUnit.Count, value=connections)
+    return {"connections": connections, "states": states}
+
+
 # The outbox first: the expiry sweep's paid orders add mail that the next run relays anyway.
-JOBS: dict[str, Job] = {"outbox_sweep": outbox_sweep, "expire_orders": expire_orders}
+JOBS: dict[str, Job] = {
+    "outbox_sweep": outbox_sweep,
+    "expire_orders": expire_orders,
+    "purge_connections": purge_connections,
+}
 
 
 class MaintenanceFailed(Exception):

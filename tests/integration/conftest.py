@@ -13,6 +13,7 @@ from nexus import aws
 from nexus.settings import get_settings
 from nexus_local.aws import LocalAws, bucket_name
 from nexus_local.fake_graph import FakeGraph, FakePage, make_posts
+from nexus_local.fake_meta import FakeMeta
 from tests.support.queues import Queues
 from tests.support.stack import free_port
 
@@ -42,7 +43,8 @@ def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraph]:
         [
             FakePage(id="111", token="token-111-secret", posts=make_posts("111", 30)),
             FakePage(id="222", token="token-222-secret", posts=make_posts("222", 8)),
-        ]
+        ],
+        meta=FakeMeta("test-app", "test-app-secret"),  # the Pages' own insights
     )
     url = fake.start()
     monkeypatch.setenv("GRAPH_API_BASE_URL", url)

@@ -90,7 +90,10 @@ class TestPipeline:
         graph.log.clear()
         queues.deliver()
         assert len(metrics(api, seller)) == 250
-        assert len(graph.log) == 3
+        posts = [e for e in graph.log if e["path"].endswith("/111/posts")]
+        page_insights = [e for e in graph.log if e["path"].endswith("/111/insights")]
+        # Three pages of posts, and the Page's 90 days of account insights in one request.
+        assert (len(posts), len(page_insights), len(graph.log)) == (3, 1, 4)
 
     def test_running_the_same_day_twice_leaves_the_same_rows(
         self, api: Api, seller: str, queues: Queues, graph: FakeGraph, conn: Any

@@ -21,7 +21,7 @@ from nexus.auth.models import LoginState, Session, Throttle, UserRow
 from nexus.auth.repository import AuthRepository, EmailTaken
 from nexus.checkout.models import BuyerOrderRow, Order, StoredOrder, SummaryItem
 from nexus.checkout.repository import CheckoutRepository
-from nexus.graph.client import GraphClient, PageResult, Post
+from nexus.graph.client import AccountDay, AccountResult, GraphClient, PageResult, Post
 from nexus.graph.errors import GraphError
 from nexus.identity import Identity, parse_id
 from nexus.ingest.job import IngestJob
@@ -749,6 +749,7 @@ class FakeIngestRepository(IngestRepository):
         self.targets: dict[str, Target] = {}
         self.pages: list[tuple[str | None, int]] = []
         self.snapshots: list[SavedSnapshot] = []
+        self.account_days: list[list[AccountDay]] = []
         self.failures: list[RecordedFailure] = []
         self.calls: list[str] = []
 
@@ -773,8 +774,10 @@ class FakeIngestRepository(IngestRepository):
         posts: list[Post],
         status: str,
         error_code: str | None,
+        account_days: list[AccountDay] | None = None,
     ) -> int:
         self.calls.append("save_snapshot")
+        self.account_days.append(list(account_days or []))
         self.snapshots.append(
             SavedSnapshot(organization_id, integration_id, snapshot, posts, status, error_code)
         )
@@ -811,12 +814,26 @@ class FakeGraphClient(GraphClient):
         self.result = result
         self.error = error
         self.requested: list[tuple[str, int, int]] = []
+        self.account_requested: list[tuple[str, str, date, date]] = []
+        self.requests = 0
 
     def page_posts(self, page_id: str, since: int, until: int) -> PageResult:
         self.requested.append((page_id, since, until))
         if self.error is not None:
             raise self.error
         return self.result or PageResult()
+
+    def instagram_media(self, ig_user_id: str, since: int, until: int) -> PageResult:
+        return self.page_posts(ig_user_id, since, until)
+
+    def account_days(
+        self, provider: str, account_id: str, first: date, last: date
+    ) -> AccountResult:
+        """No account-level values (each day present, all None), as Graph answers for an
+        account whose insights are empty."""
+        self.account_requested.append((provider, account_id, first, last))
+        days = [AccountDay(first + timedelta(days=n)) for n in range((last - first).days + 1)]
+        return AccountResult(days=days)
 
 
 @dataclass

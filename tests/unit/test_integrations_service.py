@@ -51,7 +51,9 @@ def _connect(
         name="Bakery",
         access_token=SecretStr("page-token-1"),
     )
-    return service.create(who, body, repo=repo)
+    integration, created = service.create(who, body, repo=repo)
+    assert created
+    return integration
 
 
 def _sync(
@@ -199,6 +201,7 @@ def test_sync_of_an_unknown_integration_is_404_and_sends_nothing(
 def _metric(integration_id: str, day: dt.date, content_id: str = "post-1") -> MetricRow:
     return MetricRow(
         integration_id=integration_id,
+        provider="facebook",
         content_id=content_id,
         date=day,
         impressions=10,
@@ -208,6 +211,9 @@ def _metric(integration_id: str, day: dt.date, content_id: str = "post-1") -> Me
         clicks=1,
         comments=0,
         shares=None,
+        saves=None,
+        profile_visits=None,
+        follows=None,
     )
 
 

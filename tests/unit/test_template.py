@@ -252,6 +252,9 @@ def test_only_the_public_routes_skip_the_authorizer() -> None:
         "POST /checkout",
         "GET /checkout/orders/{order_id}",
         "POST /webhooks/stripe",
+        "POST /webhooks/meta/deauthorize",
+        "POST /webhooks/meta/data-deletion",
+        "GET /meta/data-deletion/{confirmation_code}",
     }
 
 
@@ -260,6 +263,7 @@ SECRETS = (
     "PASSWORD_PEPPER",
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    "META_APP_SECRET",
     "TOKEN_ENCRYPTION_KEY",
 )
 
@@ -403,12 +407,14 @@ ACCESS = {
     },
     "IntegrationsFunction": {
         "secret:TokenEncryptionKeySecret",
+        "secret:MetaAppSecret",
         "sqs-send:IngestQueue",
         "db:nexus_integrations",
     },
     "IngestFanoutFunction": {"sqs-send:IngestQueue", "db:nexus_fanout"},
     "IngestMetricsFunction": {
         "secret:TokenEncryptionKeySecret",
+        "secret:MetaAppSecret",
         "sqs-send:IngestDeadLetterQueue",
         "sqs-poll:IngestQueue",
         "sqs-send:NotifyQueue",

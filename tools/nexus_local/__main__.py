@@ -37,6 +37,7 @@ from nexus_local.apigw import Gateway
 from nexus_local.aws import LocalAws, use_local_endpoint
 from nexus_local.events import Scheduler, SqsPoller
 from nexus_local.fake_graph import FakeGraph, demo_pages
+from nexus_local.fake_meta import demo_meta
 from nexus_local.fake_stripe import FakeStripe
 from nexus_local.lambda_api import make_lambda_server
 from nexus_local.runtime import Runtime, common_variables
@@ -222,8 +223,14 @@ class Stack:
     def _start_sandboxes(self) -> None:
         a = self.args
         if self.sandbox:
-            self.graph = FakeGraph(demo_pages())
+            # With the demo Facebook app (Login dialog, tokens, Instagram): its secret is the
+            # stack's META_APP_SECRET, its dialog on the same server.
+            meta = demo_meta()
+            os.environ.setdefault("META_APP_ID", meta.app_id)
+            meta.app_id, meta.app_secret = os.environ["META_APP_ID"], os.environ["META_APP_SECRET"]
+            self.graph = FakeGraph(demo_pages(), meta=meta)
             os.environ["GRAPH_API_BASE_URL"] = self.graph.start(a.graph_port)
+            os.environ.setdefault("META_OAUTH_DIALOG_URL", os.environ["GRAPH_API_BASE_URL"])
             self.sandboxes.append(self.graph)
         if self.stripe_sandbox:  # with the stack's secrets; sets STRIPE_API_BASE_URL
             self.stripe = stripe_sandbox.start(a.host, a.stripe_port, self._urls()["api"])
@@ -277,6 +284,10 @@ class Stack:
             sam["BCRYPT_ROUNDS"] = os.environ["BCRYPT_ROUNDS"]
         sam["GRAPH_API_BASE_URL"] = docker(os.environ["GRAPH_API_BASE_URL"])
         sam["STRIPE_API_BASE_URL"] = docker(os.environ["STRIPE_API_BASE_URL"])
+        # The dialog is opened by the person's browser, on this machine: not docker's name.
+        for name in ("META_APP_ID", "META_OAUTH_DIALOG_URL"):
+            if os.environ.get(name):
+                sam[name] = os.environ[name]
         sam["AWS_ENDPOINT_URL"] = docker(urls["sqs"])
         sam["INGEST_QUEUE_URL"] = docker(queues["IngestQueue"])
         sam["INGEST_DLQ_URL"] = docker(queues["IngestDeadLetterQueue"])
@@ -305,7 +316,12 @@ class Stack:
             when = next_fire(schedule.expression, datetime.now(UTC))
             nxt = "off" if a.no_schedule else (when or "never (no time left to fire)")
             print(f"Schedule: {schedule.function_id} {schedule.expression}, next: {nxt}")
-        sandbox = " (sandbox, demo pages 1010, 2020, 3030)" if self.sandbox else ""
+        sandbox = (
+            " (sandbox: demo pages 1010, 2020, 3030; Facebook Login dialog for the demo users"
+            " Dana Demo and Sam Sample, Instagram account demo.bakery)"
+            if self.sandbox
+            else ""
+        )
         print(f"Graph API: {os.environ['GRAPH_API_BASE_URL']}{sandbox}")
         if self.stripe is not None:
             print(

@@ -394,7 +394,11 @@ class FakeGraph:
                 pass
 
         self._server = LocalHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: shutdown() waits for the next poll (0.5 s by default, which
+        # the test suites would pay at every stop).
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:

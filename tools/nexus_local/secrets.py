@@ -12,6 +12,7 @@ from pathlib import Path
 
 NAMES = (
     "JWT_SECRET",
+    "META_APP_SECRET",
     "PASSWORD_PEPPER",
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",

@@ -22,22 +22,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from nexus import crypto
 from nexus.deadline import Deadline, OutOfTime, RemainingTime
-from nexus.graph.client import GraphClient, PageResult
+from nexus.graph.client import AccountDay, GraphClient, PageResult
 from nexus.graph.errors import ErrorClass, GraphError
 from nexus.ingest import queue
 from nexus.ingest.job import IngestJob
+from nexus.ingest.models import Target
 from nexus.ingest.repository import IngestRepository
+from nexus.meta import oauth
 from nexus.observability import logger
 from nexus.settings import get_settings
 
 ClientFactory = Callable[[str], GraphClient]
+ACCOUNT_HISTORY_DAYS = 90  # what Page insights serve in one call; fetched on first connect
+ACCOUNT_REFRESH_DAYS = 3  # re-read on every run: the newest days' values settle late
 REPOSITORY = IngestRepository()
 
 
@@ -63,7 +67,9 @@ class Outcome:
     error_code: str | None = None
 
 
-def default_client(token: str, *, deadline: Deadline | None = None) -> GraphClient:
+def default_client(
+    token: str, *, deadline: Deadline | None = None, app_secret: str | None = None
+) -> GraphClient:
     settings = get_settings()
     return GraphClient(
         token,
@@ -73,7 +79,38 @@ def default_client(token: str, *, deadline: Deadline | None = None) -> GraphClie
         retries=settings.graph_retries,
         usage_ceiling=settings.graph_usage_ceiling,
         deadline=deadline,
+        app_secret=app_secret,
     )
+
+
+def account_range(snapshot: date, last_stored: date | None) -> tuple[date, date]:
+    """The account-level days a job fetches: on first connect the provider's history (90
+    days up to the snapshot); afterwards from a little before the newest stored day (recent
+    days' values settle late; a gap while the integration was paused is filled), at most 90."""
+    oldest = snapshot - timedelta(days=ACCOUNT_HISTORY_DAYS - 1)
+    if last_stored is None:
+        return oldest, snapshot
+    first = min(last_stored, snapshot) - timedelta(days=ACCOUNT_REFRESH_DAYS - 1)
+    return max(oldest, first), snapshot
+
+
+def _account_days(client: GraphClient, target: Target, snapshot: date) -> list[AccountDay]:
+    """The account's days. A permission or metric the
+    account lacks (a pasted v1 token without read_insights, say) costs only these rows: the
+    posts are stored all the same. Throttling and transient failures propagate (the job is
+    retried whole)."""
+    first, last = account_range(snapshot, target.account_last)
+    try:
+        result = client.account_days(target.provider, target.external_id, first, last)
+    except GraphError as exc:
+        if exc.error_class not in (ErrorClass.PERMANENT, ErrorClass.ITEM):
+            raise
+        logger.warning(
+            "account insights unavailable",
+            extra={"integration_id": target.integration_id, "error_code": exc.error_code},
+        )
+        return []
+    return result.days
 
 
 def time_left(context: RemainingTime) -> Deadline:
@@ -143,15 +180,22 @@ def process(
         logger.error("ingest job for no integration of its organization dead-lettered")
         queue.send_to_dlq(body, error_class="permanent", error_code="invalid_message", sqs=sqs)
         return Outcome(status="dead-lettered")
-    if target.deleted or target.status != "active":
+    if target.deleted or target.status != "active" or target.token_ciphertext is None:
         # Deleted, disabled or awaiting a new token since the job was queued: nothing to do.
         logger.info("job skipped", extra={"integration_id": job.integration_id})
         return Outcome(status="skipped")
     token = crypto.decrypt(target.token_ciphertext, target.integration_id)
     since, until = window(job.snapshot_date, get_settings().ingest_window_days)
-    factory = client_factory or (lambda t: default_client(t, deadline=deadline))
+    # Only a token our app issued can be proven with our app's secret (contract §9).
+    secret = oauth.app_secret() if target.proven else None
+    factory = client_factory or (lambda t: default_client(t, deadline=deadline, app_secret=secret))
     try:
-        result: PageResult = factory(token).page_posts(target.external_id, since, until)
+        client = factory(token)
+        if target.provider == "instagram":
+            result: PageResult = client.instagram_media(target.external_id, since, until)
+        else:
+            result = client.page_posts(target.external_id, since, until)
+        account_days = _account_days(client, target, job.snapshot_date)
     except GraphError as exc:
         return _failed(job, exc, body=body, receipt_handle=receipt_handle, sqs=sqs, repo=repo)
     except OutOfTime:
@@ -178,6 +222,7 @@ def process(
         posts=result.posts,
         status=status,
         error_code=error_code,
+        account_days=account_days,
     )
     logger.info(
         "snapshot stored",
@@ -187,7 +232,8 @@ def process(
             "posts": len(result.posts),
             "failed": result.failed,
             "rows_written": written,
-            "graph_requests": result.requests,
+            "account_days": len(account_days),
+            "graph_requests": client.requests,
             "unavailable_metrics": sorted(result.unavailable),
         },
     )

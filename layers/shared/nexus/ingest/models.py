@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 
@@ -22,4 +23,8 @@ class Target:
     external_id: str
     status: str
     deleted: bool
-    token_ciphertext: bytes
+    token_ciphertext: bytes | None  # None once Meta's deauthorize callback forgot it
+    provider: str = "facebook"
+    # From the connect flow: our app's token, so its calls carry appsecret_proof.
+    proven: bool = False
+    account_last: dt.date | None = None  # the newest stored account-level day

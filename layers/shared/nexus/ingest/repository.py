@@ -12,8 +12,8 @@ from psycopg.rows import scalar_row
 
 from nexus import db, outbox
 from nexus.db.where import Where
-from nexus.graph.catalogue import METRICS
-from nexus.graph.client import Post
+from nexus.graph.catalogue import ACCOUNT_METRICS, METRICS
+from nexus.graph.client import AccountDay, Post
 from nexus.ingest.models import Schedulable, Target
 
 _METRIC_NAMES = [sql.Identifier(m) for m in METRICS]
@@ -30,16 +30,48 @@ _UNNEST_METRICS = sql.SQL(", ").join(
     sql.SQL("{}::bigint[]").format(sql.Placeholder(m, PyFormat.BINARY)) for m in METRICS
 )
 
+_ACCOUNT_NAMES = [sql.Identifier(m) for m in ACCOUNT_METRICS]
+_ACCOUNT_COLUMNS = sql.SQL(", ").join(_ACCOUNT_NAMES)
+_ACCOUNT_COALESCE = sql.SQL(", ").join(
+    sql.SQL("{m} = COALESCE(EXCLUDED.{m}, t.{m})").format(m=m) for m in _ACCOUNT_NAMES
+)
+_ACCOUNT_CHANGED = sql.SQL(" OR ").join(
+    sql.SQL("(EXCLUDED.{m} IS DISTINCT FROM t.{m} AND EXCLUDED.{m} IS NOT NULL)").format(m=m)
+    for m in _ACCOUNT_NAMES
+)
+_UNNEST_ACCOUNT = sql.SQL(", ").join(
+    sql.SQL("{}::bigint[]").format(sql.Placeholder(f"account_{m}", PyFormat.BINARY))
+    for m in ACCOUNT_METRICS
+)
+
 SAVE_SNAPSHOT = sql.SQL("""
 WITH content AS (
     INSERT INTO analytics_content AS t
-        (organization_id, integration_id, content_id, created_time, message)
-    SELECT %(org)s, %(integration)s, c.content_id, c.created_time, c.message
-    FROM unnest(%(content_ids)b::text[], %(created)b::timestamptz[], %(messages)b::text[])
-        AS c(content_id, created_time, message)
+        (organization_id, integration_id, content_id, created_time, message, permalink_url,
+         media_type)
+    SELECT %(org)s, %(integration)s, c.content_id, c.created_time, c.message, c.permalink_url,
+        c.media_type
+    FROM unnest(%(content_ids)b::text[], %(created)b::timestamptz[], %(messages)b::text[],
+        %(permalinks)b::text[], %(media_types)b::text[])
+        AS c(content_id, created_time, message, permalink_url, media_type)
     ON CONFLICT (organization_id, integration_id, content_id) DO UPDATE
-        SET created_time = EXCLUDED.created_time, message = EXCLUDED.message, updated_at = now()
+        SET created_time = EXCLUDED.created_time, message = EXCLUDED.message,
+            permalink_url = COALESCE(EXCLUDED.permalink_url, t.permalink_url),
+            media_type = COALESCE(EXCLUDED.media_type, t.media_type), updated_at = now()
         WHERE (t.created_time, t.message) IS DISTINCT FROM (EXCLUDED.created_time, EXCLUDED.message)
+            OR (EXCLUDED.permalink_url IS NOT NULL
+                AND EXCLUDED.permalink_url IS DISTINCT FROM t.permalink_url)
+            OR (EXCLUDED.media_type IS NOT NULL
+                AND EXCLUDED.media_type IS DISTINCT FROM t.media_type)
+),
+accounts AS (
+    INSERT INTO analytics_account_daily AS t
+        (organization_id, integration_id, date, {account_columns})
+    SELECT %(org)s, %(integration)s, a.date, {account_columns}
+    FROM unnest(%(account_dates)b::date[], {unnest_account}) AS a(date, {account_columns})
+    ON CONFLICT (integration_id, date)
+    DO UPDATE SET {account_coalesce}, updated_at = now()
+        WHERE {account_changed}
 ),
 metrics AS (
     INSERT INTO analytics_daily_metrics AS t
@@ -66,6 +98,10 @@ SELECT count(*) AS written FROM metrics
     unnest_metrics=_UNNEST_METRICS,
     coalesce=_COALESCE,
     changed=_CHANGED,
+    account_columns=_ACCOUNT_COLUMNS,
+    unnest_account=_UNNEST_ACCOUNT,
+    account_coalesce=_ACCOUNT_COALESCE,
+    account_changed=_ACCOUNT_CHANGED,
 )
 
 RECORD_RUN = """
@@ -128,7 +164,10 @@ class IngestRepository:
         return db.fetch_one(
             Target,
             "SELECT id::text AS integration_id, organization_id::text, external_id, status,"
-            " deleted_at IS NOT NULL AS deleted, access_token_ciphertext AS token_ciphertext"
+            " deleted_at IS NOT NULL AS deleted, access_token_ciphertext AS token_ciphertext,"
+            " provider, token_source = 'connect' AS proven,"
+            " (SELECT max(a.date) FROM analytics_account_daily a"
+            " WHERE a.integration_id = integrations.id) AS account_last"
             " FROM integrations WHERE id = %s AND organization_id = %s",
             (integration_id, organization_id),
         )
@@ -142,9 +181,12 @@ class IngestRepository:
         posts: list[Post],
         status: str,
         error_code: str | None,
+        account_days: list[AccountDay] | None = None,
     ) -> int:
-        """Stores the snapshot in one statement; returns the metric rows written."""
+        """Stores the snapshot (content, post metrics, account-level days, the run) in one
+        statement; returns the metric rows written."""
         fetched = [p for p in posts if p.error is None]
+        days = account_days or []
         params: dict[str, Any] = {
             "org": organization_id,
             "integration": integration_id,
@@ -152,6 +194,9 @@ class IngestRepository:
             "content_ids": [p.content_id for p in posts],
             "created": [p.created_time for p in posts],
             "messages": [p.message for p in posts],
+            "permalinks": [p.permalink_url for p in posts],
+            "media_types": [p.media_type for p in posts],
+            "account_dates": [d.date for d in days],
             "metric_ids": [p.content_id for p in fetched],
             "status": status,
             "total": len(posts),
@@ -160,6 +205,8 @@ class IngestRepository:
         }
         for metric in METRICS:
             params[metric] = [p.metrics.get(metric) for p in fetched]
+        for metric in ACCOUNT_METRICS:
+            params[f"account_{metric}"] = [getattr(d, metric) for d in days]
         # The arrays are binary parameters (%(...)b): no text formatting (see bench/ingest.py).
         written = db.fetch_one(scalar_row, SAVE_SNAPSHOT, params)
         return int(written or 0)

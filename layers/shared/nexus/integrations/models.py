@@ -9,6 +9,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -20,6 +21,7 @@ from nexus.models.common import (
     OutModel,
     QueryText,
     RequiredName,
+    field_error,
     plain_text,
     text_schema,
     trimmed,
@@ -63,11 +65,75 @@ def _recent(value: dt.date | None) -> dt.date | None:
     return value
 
 
+Provider = Literal["facebook", "instagram"]
+ConnectionId = Annotated[
+    Annotated[str, StringConstraints(max_length=64), text_schema(format="uuid", pattern=UUID)],
+    AfterValidator(_integration_id),
+]
+
+
 class IntegrationIn(ApiModel):
-    provider: Literal["facebook"]
+    """Either v1's manual form (``name`` and a pasted ``access_token``) or an account chosen
+    from a connection (``connection_id``; the token comes from the connection, the name from
+    Meta unless given)."""
+
+    provider: Provider
     external_id: ExternalId
-    name: RequiredName
-    access_token: AccessToken
+    name: RequiredName | None = None
+    access_token: AccessToken | None = None
+    connection_id: ConnectionId | None = None
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> IntegrationIn:
+        if self.connection_id is not None:
+            if self.access_token is not None:
+                raise field_error(
+                    "access_token",
+                    "must not be given with connection_id",
+                    None,
+                    title="IntegrationIn",
+                )
+            return self
+        if self.access_token is None:
+            raise field_error(
+                "access_token", "is required without connection_id", None, title="IntegrationIn"
+            )
+        if self.name is None:
+            raise field_error("name", "is required with access_token", None, title="IntegrationIn")
+        return self
+
+
+class ConnectIn(ApiModel):
+    provider: Literal["facebook"]
+
+
+class ConnectStarted(OutModel):
+    authorize_url: str
+    state: str
+
+
+class CallbackIn(ApiModel):
+    code: Annotated[
+        str, StringConstraints(min_length=1, max_length=2048), AfterValidator(plain_text)
+    ]
+    state: Annotated[
+        str, StringConstraints(min_length=1, max_length=256), AfterValidator(plain_text)
+    ]
+
+
+class ConnectableAccount(OutModel):
+    provider: Provider
+    external_id: str
+    name: str
+    username: str | None
+    connected: bool
+
+
+class Connection(OutModel):
+    connection_id: str
+    granted_scopes: list[str]
+    missing_scopes: list[str]
+    accounts: list[ConnectableAccount]
 
 
 class IntegrationPatch(ApiModel):
@@ -110,7 +176,11 @@ class Queued(OutModel):
 
 
 class MetricRow(OutModel):
+    """Metric row v2 (contract §10): NULL where the provider or media type has none;
+    ``impressions`` holds Meta's "views"."""
+
     integration_id: str
+    provider: str
     content_id: str
     date: dt.date
     impressions: int | None
@@ -120,6 +190,24 @@ class MetricRow(OutModel):
     clicks: int | None
     comments: int | None
     shares: int | None
+    saves: int | None
+    profile_visits: int | None
+    follows: int | None
+
+
+class AccountRow(OutModel):
+    integration_id: str
+    provider: str
+    date: dt.date
+    followers: int | None
+    follows: int | None
+    views: int | None
+    reach: int | None
+    engagements: int | None
+
+
+class AccountList(OutModel):
+    items: list[AccountRow]
 
 
 class AnalyticsQuery(DateRange):

@@ -12,6 +12,7 @@ from nexus import db
 from nexus.db import tenant
 from nexus.db.where import Where
 from nexus.integrations.models import (
+    AccountRow,
     AnalyticsQuery,
     Integration,
     MetricRow,
@@ -39,9 +40,13 @@ _INTEGRATION = sql.SQL(
     " r.content_failed, r.finished_at, r.error_code FROM ingestion_runs r"
     " WHERE r.integration_id = i.id ORDER BY r.date DESC LIMIT 1) lr ON true"
 )
+# provider by the integration's primary key, per row of a bounded page: no join, so the
+# page's WHERE and ORDER BY stay those of the metrics index.
 METRIC_COLUMNS = sql.SQL(
-    "integration_id::text, content_id, date, impressions, reach, reactions, video_views,"
-    " clicks, comments, shares"
+    "integration_id::text,"
+    " (SELECT i.provider FROM integrations i WHERE i.id = integration_id) AS provider,"
+    " content_id, date, impressions, reach, reactions, video_views, clicks, comments, shares,"
+    " saves, profile_visits, follows"
 )
 
 
@@ -182,3 +187,20 @@ class IntegrationRepository:
             "SELECT {columns} FROM ingestion_runs r WHERE {where} ORDER BY r.date, r.integration_id"
         ).format(columns=RUN_COLUMNS, where=where.clause())
         return db.fetch_all(Run, select, where.params)
+
+    def accounts(self, *, organization_id: str, query: AnalyticsQuery) -> list[AccountRow]:
+        """Account-level days of the organization's live integrations, by (date, integration)."""
+        where = Where(
+            "a.organization_id = %(org)s AND a.date BETWEEN %(start)s AND %(end)s"
+            " AND i.deleted_at IS NULL",
+            org=organization_id,
+            start=query.start,
+            end=query.end,
+        ).also("a.integration_id = %(integration)s", integration=query.integration_id)
+        select = sql.SQL(
+            "SELECT a.integration_id::text, i.provider, a.date, a.followers, a.follows, a.views,"
+            " a.reach, a.engagements FROM analytics_account_daily a"
+            " JOIN integrations i ON i.id = a.integration_id WHERE {where}"
+            " ORDER BY a.date, a.integration_id"
+        ).format(where=where.clause())
+        return db.fetch_all(AccountRow, select, where.params)

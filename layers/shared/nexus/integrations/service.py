@@ -10,6 +10,7 @@ from nexus.identity import Identity
 from nexus.ingest import queue
 from nexus.ingest.job import IngestJob
 from nexus.integrations.models import (
+    AccountList,
     AnalyticsQuery,
     Integration,
     IntegrationIn,
@@ -23,6 +24,7 @@ from nexus.integrations.models import (
     SyncIn,
 )
 from nexus.integrations.repository import AlreadyConnected, IntegrationRepository
+from nexus.meta import connect
 from nexus.models.dates import today
 from nexus.observability import logger
 
@@ -36,7 +38,14 @@ def _id(raw: str) -> str:
 
 def create(
     who: Identity, body: IntegrationIn, *, repo: IntegrationRepository = REPOSITORY
-) -> Integration:
+) -> tuple[Integration, bool]:
+    """(the integration, created): an account from a connection may instead revive a
+    needs_reauth integration (not created: 200)."""
+    if body.connection_id is not None:
+        integration_id, created = connect.connect_account(who, body)
+        row = repo.get(organization_id=who.organization_id, integration_id=integration_id)
+        return found(row, _NOT_FOUND), created
+    assert body.access_token is not None and body.name is not None  # IntegrationIn checks
     integration_id = str(uuid.uuid4())
     # The id is the AES-GCM associated data: a ciphertext only opens on its own row.
     sealed = crypto.encrypt(body.access_token.get_secret_value(), integration_id)
@@ -52,7 +61,7 @@ def create(
     except AlreadyConnected as exc:
         raise Conflict("This organization already has an integration for that page.") from exc
     logger.info("integration created", extra={"integration_id": integration_id})
-    return row
+    return row, True
 
 
 def list_all(who: Identity, *, repo: IntegrationRepository = REPOSITORY) -> IntegrationList:
@@ -137,3 +146,9 @@ def runs(
     who: Identity, query: AnalyticsQuery, *, repo: IntegrationRepository = REPOSITORY
 ) -> RunList:
     return RunList(items=repo.runs(organization_id=who.organization_id, query=query))
+
+
+def accounts(
+    who: Identity, query: AnalyticsQuery, *, repo: IntegrationRepository = REPOSITORY
+) -> AccountList:
+    return AccountList(items=repo.accounts(organization_id=who.organization_id, query=query))
