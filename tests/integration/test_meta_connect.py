@@ -124,6 +124,10 @@ class TestConnect:
         query = parse_qs(urlsplit(start(api, seller)["authorize_url"]).query)
         assert query["config_id"] == ["demo-config"]
         assert "scope" not in query
+        # The configuration grants what the product needs: the flow completes.
+        body = connection(api, seller)
+        assert body["missing_scopes"] == []
+        assert len(body["accounts"]) == 3
 
     def test_callback_lists_pages_and_instagram_with_no_token_in_sight(
         self, api: Api, seller: str, meta: FakeGraph, conn: Any

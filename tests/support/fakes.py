@@ -809,12 +809,21 @@ class FakeGraphClient(GraphClient):
     """page_posts answers from a script: a PageResult, or a GraphError raised. No session,
     no network (GraphClient.__init__ is deliberately not called)."""
 
-    def __init__(self, token: str, *, result: PageResult | None, error: GraphError | None) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        result: PageResult | None,
+        error: GraphError | None,
+        account_error: GraphError | None = None,
+    ) -> None:
         self.token = token
         self.result = result
         self.error = error
+        self.account_error = account_error
         self.requested: list[tuple[str, int, int]] = []
         self.account_requested: list[tuple[str, str, date, date]] = []
+        self.media_requested: list[str] = []
         self.requests = 0
 
     def page_posts(self, page_id: str, since: int, until: int) -> PageResult:
@@ -824,6 +833,7 @@ class FakeGraphClient(GraphClient):
         return self.result or PageResult()
 
     def instagram_media(self, ig_user_id: str, since: int, until: int) -> PageResult:
+        self.media_requested.append(ig_user_id)
         return self.page_posts(ig_user_id, since, until)
 
     def account_days(
@@ -832,6 +842,8 @@ class FakeGraphClient(GraphClient):
         """No account-level values (each day present, all None), as Graph answers for an
         account whose insights are empty."""
         self.account_requested.append((provider, account_id, first, last))
+        if self.account_error is not None:
+            raise self.account_error
         days = [AccountDay(first + timedelta(days=n)) for n in range((last - first).days + 1)]
         return AccountResult(days=days)
 
@@ -842,10 +854,13 @@ class GraphScript:
 
     result: PageResult | None = None
     error: GraphError | None = None
+    account_error: GraphError | None = None
     clients: list[FakeGraphClient] = field(default_factory=list)
 
     def __call__(self, token: str) -> GraphClient:
-        client = FakeGraphClient(token, result=self.result, error=self.error)
+        client = FakeGraphClient(
+            token, result=self.result, error=self.error, account_error=self.account_error
+        )
         self.clients.append(client)
         return client
 

@@ -210,7 +210,8 @@ def test_cancel_redirects_with_access_denied(sandbox: Sandbox) -> None:
 def test_login_for_business_config_and_bad_clients(sandbox: Sandbox) -> None:
     query = sandbox.choose("Continue as Sam Sample", config_id="demo-config")
     assert query["granted_scopes"] == [
-        "public_profile,pages_show_list,read_insights,instagram_basic"
+        "public_profile,pages_show_list,pages_read_engagement,read_insights,instagram_basic,"
+        "instagram_manage_insights"
     ]
     assert sandbox.dialog(client_id="nobody").status_code == 400
     assert sandbox.dialog(config_id="nope").status_code == 400

@@ -428,3 +428,105 @@ def test_the_handler_gives_back_what_it_has_no_time_for_and_counts_it(
     [record] = [e for e in emitted if "IngestJobsGivenBack" in e]
     assert record["IngestJobsGivenBack"] == record["IngestJobsGivenBack_not_started"] == [1, 1]
     assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "NexusSales"
+
+
+# -- providers and account-level days (contract §9, §10) -----------------------------------
+@pytest.mark.parametrize(
+    "last_stored,expected_first",
+    [
+        (None, date(2025, 12, 2)),  # first connect: 90 days up to the snapshot
+        (date(2026, 2, 28), date(2026, 2, 26)),  # the day before: re-read the last 3 days
+        (date(2026, 2, 19), date(2026, 2, 17)),  # a 10-day gap (paused): filled
+        (date(2025, 6, 1), date(2025, 12, 2)),  # long ago: at most 90 days
+        (date(2026, 3, 9), date(2026, 2, 27)),  # newer than a redriven job's day
+    ],
+    ids=["first", "daily", "gap", "long-ago", "redrive"],
+)
+def test_account_days_fetched_are_the_history_then_a_short_refresh(
+    last_stored: date | None, expected_first: date
+) -> None:
+    assert consumer.account_range(SNAPSHOT, last_stored) == (expected_first, SNAPSHOT)
+
+
+def test_an_instagram_job_reads_media_and_the_accounts_days(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    target = repo.targets[job.integration_id]
+    repo.targets[job.integration_id] = dataclasses.replace(
+        target, provider="instagram", external_id="17841400000001010"
+    )
+    graph = GraphScript(result=PageResult(posts=[_post("m1")]))
+    outcome = _process(job, repo, graph, sqs)
+    assert outcome.status == "ok"
+    [client] = graph.clients
+    assert client.media_requested == ["17841400000001010"]
+    assert client.account_requested == [
+        ("instagram", "17841400000001010", date(2025, 12, 2), SNAPSHOT)
+    ]
+    assert len(repo.account_days[0]) == 90
+
+
+def test_a_facebook_job_reads_posts_not_media(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    graph = GraphScript(result=PageResult(posts=[_post("1")]))
+    _process(job, repo, graph, sqs)
+    [client] = graph.clients
+    assert client.media_requested == []
+    assert [a[0] for a in client.account_requested] == ["facebook"]
+
+
+@pytest.mark.parametrize("code", [10, 100], ids=["permission", "metric"])
+def test_account_insights_refused_cost_only_the_account_rows(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs, code: int
+) -> None:
+    graph = GraphScript(
+        result=PageResult(posts=[_post("1")]),
+        account_error=GraphError("no", code=code, http_status=400),
+    )
+    outcome = _process(job, repo, graph, sqs)
+    assert (outcome.status, outcome.rows_written) == ("ok", 1)
+    assert repo.account_days == [[]]
+    assert sqs == FakeSqs()
+
+
+def test_account_insights_throttled_defer_the_whole_job(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    graph = GraphScript(
+        result=PageResult(posts=[_post("1")]),
+        account_error=GraphError("slow down", code=4, http_status=400, retry_after=60),
+    )
+    with pytest.raises(consumer.Retry):
+        _process(job, repo, graph, sqs)
+    assert repo.snapshots == []
+    assert [f.status for f in repo.failures] == ["deferred"]
+
+
+def test_a_forgotten_token_is_skipped_without_calling_graph(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    target = repo.targets[job.integration_id]
+    repo.targets[job.integration_id] = dataclasses.replace(target, token_ciphertext=None)
+    graph = GraphScript(result=PageResult(posts=[_post("1")]))
+    assert _process(job, repo, graph, sqs).status == "skipped"
+    assert graph.clients == []
+
+
+def test_only_connect_flow_tokens_are_proven_with_the_app_secret(
+    job: IngestJob, repo: FakeIngestRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("META_APP_SECRET", "the-app-secret")
+    get_settings.cache_clear()
+    made: list[str | None] = []
+
+    def default_client(token: str, **kw: Any) -> GraphClient:
+        made.append(kw.get("app_secret"))
+        return FakeGraphClient(token, result=PageResult(), error=None)
+
+    monkeypatch.setattr(consumer, "default_client", default_client)
+    consumer.process(job, body=job.body(), repo=repo)
+    target = repo.targets[job.integration_id]
+    repo.targets[job.integration_id] = dataclasses.replace(target, proven=True)
+    consumer.process(job, body=job.body(), repo=repo)
+    assert made == [None, "the-app-secret"]

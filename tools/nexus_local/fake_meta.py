@@ -702,5 +702,14 @@ def demo_meta() -> FakeMeta:
             FakeUser("5050", "Dana Demo", pages=["1010", "2020"], instagram={"1010": bakery}),
             FakeUser("6060", "Sam Sample", pages=["3030"]),
         ],
-        configs={"demo-config": ["pages_show_list", "read_insights", "instagram_basic"]},
+        # A Login for Business configuration asking for what the product needs.
+        configs={
+            "demo-config": [
+                "pages_show_list",
+                "pages_read_engagement",
+                "read_insights",
+                "instagram_basic",
+                "instagram_manage_insights",
+            ]
+        },
     )
