@@ -193,7 +193,7 @@ def test_account_days_carry_the_proof_graph_requires(sandbox: Sandbox) -> None:
     assert result.requests == 1 and result.days[-1].followers is not None
     with pytest.raises(GraphError) as caught:
         sandbox.client(PAGE_TOKEN).account_days("facebook", PAGE, *span(3))
-    assert caught.value.error_class is ErrorClass.PERMANENT
+    assert caught.value.error_class is ErrorClass.TRANSIENT  # our configuration: retried
 
 
 def test_account_day_defaults_to_no_values() -> None:

@@ -53,8 +53,11 @@ SUBCODE_CLASSES: dict[tuple[int, int], ErrorClass] = {
 }
 MESSAGE_CLASSES: tuple[tuple[int, str, ErrorClass], ...] = (
     # Our app secret and the token do not match (or the app requires a proof and none was
-    # sent): no probing or retrying helps.
-    (100, "appsecret_proof", ErrorClass.PERMANENT),
+    # sent): our configuration is wrong (a rotated or mistyped META_APP_SECRET), not the
+    # seller's connection, so the integration is not marked needs_reauth (no reconnect email
+    # would help); jobs fail, retry and park in the dead-letter queue for a redrive once the
+    # secret is right. No metric probing either.
+    (100, "appsecret_proof", ErrorClass.TRANSIENT),
     # Instagram's answer for media with too few viewers, whatever the permissions.
     (10, "not enough viewers", ErrorClass.ITEM),
 )
