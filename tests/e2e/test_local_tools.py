@@ -95,6 +95,8 @@ def test_the_sam_env_file_has_the_stacks_own_values(stack: Stack) -> None:
         "INGEST_DLQ_URL",
         "GRAPH_API_BASE_URL",
         "STRIPE_API_BASE_URL",
+        "META_OAUTH_DIALOG_URL",  # the browser's way to the sandbox dialog, not docker's
+        "META_APP_ID",
     ):
         assert committed[name] == on_default_ports[name], name
     # The sandbox Stripe uses the stack's own keys

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 TEST_SECRETS = {
     "JWT_SECRET": "test-jwt-secret-" + "0123456789abcdef" * 4,
+    "META_APP_SECRET": "test-meta-app-secret-0123456789",
     "PASSWORD_PEPPER": "test-pepper-0123456789",
     "STRIPE_SECRET_KEY": "sk_test_nexus_0123456789abcdef",
     "STRIPE_WEBHOOK_SECRET": "whsec_test_nexus_0123456789abcdef",

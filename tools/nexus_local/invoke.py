@@ -21,15 +21,18 @@ queue or its schedule) unless ``--function`` names it.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 from nexus_local import demo, secrets, state
 from nexus_local.template import App, parse
@@ -88,6 +91,21 @@ def _need(values: Mapping[str, str], name: str, why: str) -> str:
     return values[name]
 
 
+def _resigned(form: str, secret: str) -> str:
+    """The form with its signed_request signed anew with ``secret`` and issued now (the
+    payload, Meta user included, kept)."""
+    from nexus.meta.signed_request import sign
+
+    signed = (parse_qs(form).get("signed_request") or [""])[-1]
+    encoded = signed.partition(".")[2]
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except ValueError as exc:
+        raise EventError("the event's signed_request payload is not base64url JSON") from exc
+    payload["issued_at"] = int(time.time())
+    return urlencode({"signed_request": sign(secret, payload)})
+
+
 def refresh(event: dict[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
     """A copy of ``event`` with a fresh webhook signature and demo token where it has them."""
     from nexus_local.fake_stripe import stripe_signature
@@ -97,6 +115,9 @@ def refresh(event: dict[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
     if "stripe-signature" in headers:
         secret = _need(values, "STRIPE_WEBHOOK_SECRET", "signing the Stripe webhook")
         headers["stripe-signature"] = stripe_signature(secret, str(fresh.get("body") or ""))
+    if str(fresh.get("routeKey", "")).startswith("POST /webhooks/meta/"):
+        secret = _need(values, "META_APP_SECRET", "signing Meta's signed_request")
+        fresh["body"] = _resigned(str(fresh.get("body") or ""), secret)
     wants_token = headers.get("authorization") == DEMO_TOKEN or DEMO_TOKEN in (
         fresh.get("identitySource") or []
     )

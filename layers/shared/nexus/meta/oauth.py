@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from nexus.deadline import Deadline
 from nexus.graph.client import GraphClient
 from nexus.secrets import resolve_secret
 from nexus.settings import Settings, get_settings
@@ -28,6 +29,7 @@ SCOPES = (*REQUIRED_SCOPES, *INSTAGRAM_SCOPES)
 ACCOUNT_FIELDS = "id,name,access_token,tasks,instagram_business_account{id,username,name}"
 ACCOUNTS_PAGE = 100
 MAX_ACCOUNT_PAGES = 20  # 2,000 Pages: a bound on a loop that Meta's paging drives
+REDEEM_BUDGET_SECONDS = 8.0
 
 
 def redirect_uri(settings: Settings | None = None) -> str:
@@ -76,14 +78,17 @@ class Grant:
     accounts: list[Account]
 
 
-def _client(token: str | None, secret: str | None, settings: Settings) -> GraphClient:
+def _client(
+    token: str | None, secret: str | None, settings: Settings, deadline: Deadline
+) -> GraphClient:
     return GraphClient(
         token,
         base_url=settings.graph_api_base_url,
         version=settings.graph_api_version,
         timeout=settings.graph_timeout_seconds,
-        retries=min(settings.graph_retries, 1),  # inside an API function's 10 s
+        retries=min(settings.graph_retries, 1),
         app_secret=secret,
+        deadline=deadline,
     )
 
 
@@ -130,7 +135,10 @@ def redeem(code: str, settings: Settings | None = None) -> Grant:
     the accounts. Raises GraphError (Meta refused or failed) or OutOfTime."""
     settings = settings or get_settings()
     secret = app_secret(settings)
-    anonymous = _client(None, None, settings)
+    # Every call of the redemption shares one budget inside the API function's 10 s: Meta
+    # being slow is a 502 (OutOfTime), never a function timeout.
+    deadline = Deadline.after(REDEEM_BUDGET_SECONDS)
+    anonymous = _client(None, None, settings, deadline)
     form = {
         "client_id": settings.meta_app_id or "",
         "client_secret": secret,
@@ -145,7 +153,7 @@ def redeem(code: str, settings: Settings | None = None) -> Grant:
         "fb_exchange_token": short,
     }
     long = _token(anonymous.call("POST", "oauth/access_token", exchange))
-    user = _client(long, secret, settings)
+    user = _client(long, secret, settings, deadline)
     me = user.call("GET", "me", {"fields": "id,name"})
     meta_user_id = str(me.get("id") or "") if isinstance(me, dict) else ""
     if not meta_user_id:
