@@ -28,6 +28,7 @@ help:
 	@echo "make walkthrough ARGS=account|commerce|metrics   a README walk-through against make local"
 	@echo "make invoke ARGS=events/<name>.json      a SAM CLI event through make local's Lambda API"
 	@echo "make stripe ARGS=\"trigger <type> --order <id>\"   an event from make local's sandbox Stripe (also: events, resend, sessions)"
+	@echo "make meta ARGS=\"deauthorize|data-deletion --user 5050\"   a signed Meta compliance callback to make local (also: status <code>)"
 
 $(PYTHON):
 	@command -v pyenv >/dev/null && pyenv install -s $(PYTHON_VERSION) || { echo "Python $(PYTHON_VERSION) not found (install pyenv or python3.13)"; exit 1; }
@@ -141,3 +142,10 @@ invoke: venv
 .PHONY: stripe
 stripe: venv
 	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_local.stripe_cli $(ARGS)
+
+# Meta's compliance callbacks by hand, as Meta posts them: a signed_request (the stack's
+# META_APP_SECRET) to make local's webhooks: ARGS="deauthorize --user 5050",
+# "data-deletion --user 5050", "status <confirmation code>".
+.PHONY: meta
+meta: venv
+	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_local.meta_cli $(ARGS)

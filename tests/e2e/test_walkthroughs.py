@@ -71,3 +71,30 @@ def test_the_account_walkthrough_reads_its_emails_from_the_local_listing(stack: 
     assert "reset it from the e-mailed link: POST /auth/password/reset -> 204" in out
     assert "log out: POST /auth/logout -> 204" in out
     assert "done:" in _walkthrough(stack, "account")  # a second run: a new address
+
+
+def test_the_connect_walkthrough_runs_and_runs_again(stack: Stack) -> None:
+    first = _walkthrough(stack, "connect")
+    assert "press 'Continue as Dana Demo': POST -> 303" in first
+    assert "hand code and state to the API: POST /integrations/connect/callback -> 200" in first
+    assert "connect instagram 17841400000001010 from the connection: POST /integrations -> 201" in (
+        first
+    )
+    assert "instagram: last run ok" in first and "facebook: last run ok" in first
+    assert "15 rows, provider instagram" in first
+    assert "profile_visits None, follows None" in first
+    assert "instagram: 90 days" in first
+    assert "read_insights unticked" in first
+    assert "'loc': ['scope', 'read_insights'], 'msg': 'was declined'" in first
+    assert "'loc': ['body', 'state']" in first
+    assert "POST /webhooks/meta/deauthorize -> 200" in first
+    assert "{'facebook': 'needs_reauth', 'instagram': 'needs_reauth'}" in first
+    assert "connect facebook 1010 from the connection: POST /integrations -> 200" in first
+    assert "POST /webhooks/meta/data-deletion -> 200" in first
+    assert "complete, completed at" in first and "2 of 2 gone" in first
+    assert "done: connected, ingested, deauthorized, reconnected, erased" in first
+    # A second run: a new seller, and 5050's integrations of the first were erased.
+    second = _walkthrough(stack, "connect")
+    assert "POST /integrations -> 201" in second
+    assert "{'integrations': 2}" in second
+    assert "done: connected" in second

@@ -1,17 +1,22 @@
-"""``make walkthrough ARGS="[account] [commerce] [metrics]"``: the README's walk-throughs
-against the running local stack (found through ``.local/stack.json``; ``NEXUS_LOCAL_DIR``
-and ``PORT`` as for the stack). Each prints its steps, can be run again and again, and exits
-non-zero when a step gets an answer it does not expect."""
+"""``make walkthrough ARGS="[account] [commerce] [metrics] [connect]"``: the README's
+walk-throughs against the running local stack (found through ``.local/stack.json``;
+``NEXUS_LOCAL_DIR`` and ``PORT`` as for the stack). Each prints its steps, can be run
+again and again, and exits non-zero when a step gets an answer it does not expect."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from walkthroughs import account, commerce, metrics
+from walkthroughs import account, commerce, connect, metrics
 from walkthroughs.client import Api, WalkthroughFailed
 
-WALKTHROUGHS = {"account": account.run, "commerce": commerce.run, "metrics": metrics.run}
+WALKTHROUGHS = {
+    "account": account.run,
+    "commerce": commerce.run,
+    "metrics": metrics.run,
+    "connect": connect.run,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
