@@ -25,7 +25,7 @@ help:
 	@echo "make test    requirements drift, ruff, mypy, cfn-lint, checkov, sam build, all tests"
 	@echo "make unit    unit tests only (no PostgreSQL, no network, no local stack): seconds"
 	@echo "make bench   cold-start, API and ingestion benchmarks"
-	@echo "make walkthrough ARGS=account|commerce|metrics   a README walk-through against make local"
+	@echo "make walkthrough ARGS=account|commerce|connect|metrics   a README walk-through against make local"
 	@echo "make invoke ARGS=events/<name>.json      a SAM CLI event through make local's Lambda API"
 	@echo "make stripe ARGS=\"trigger <type> --order <id>\"   an event from make local's sandbox Stripe (also: events, resend, sessions)"
 	@echo "make meta ARGS=\"deauthorize|data-deletion --user 5050\"   a signed Meta compliance callback to make local (also: status <code>)"
@@ -126,7 +126,7 @@ ops: venv
 	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_ops $(ARGS)
 
 # The README's walk-throughs, run against the stack `make local` started (found through
-# .local/stack.json): make walkthrough ARGS=account, ARGS=commerce, ARGS=metrics, or no ARGS for all.
+# .local/stack.json): make walkthrough ARGS=account, commerce, connect or metrics; no ARGS for all.
 .PHONY: walkthrough
 walkthrough: venv
 	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m walkthroughs $(ARGS)

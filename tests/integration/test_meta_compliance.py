@@ -281,7 +281,7 @@ def test_a_reenabled_integration_stays_needs_reauth_without_a_token(
 
 # ---------------------------------------------------------------------------- data deletion
 def test_data_deletion_erases_everything_of_the_user_and_reports_it(
-    api: Api, conn: Any, world: World
+    api: Api, conn: Any, world: World, as_role: Callable[[str | None], None]
 ) -> None:
     before = others_state(conn, world)
     reply = post_form(api, DELETION, signed_form())
@@ -316,6 +316,16 @@ def test_data_deletion_erases_everything_of_the_user_and_reports_it(
     )
     listed = [i["id"] for i in api.get("/integrations", token=world.token).json()["items"]]
     assert sorted(listed) == sorted(world.others.values())
+
+    # A job queued before the erase is skipped, not dead-lettered as a message for no
+    # integration: only the erased ids are kept (no name, no token, no Meta user).
+    as_role("nexus_ingest")
+    job = IngestJob(
+        integration_id=world.mine["instagram"], organization_id=world.org, snapshot_date=TODAY
+    )
+    assert consumer.process(job, body=job.model_dump_json()).status == "skipped"
+    erased = conn.execute("SELECT count(*) FROM erased_integrations").fetchone()
+    assert erased == (4,)
 
 
 def test_a_repeated_deletion_request_gets_a_new_code_and_erases_nothing_more(

@@ -750,6 +750,7 @@ class FakeIngestRepository(IngestRepository):
         self.pages: list[tuple[str | None, int]] = []
         self.snapshots: list[SavedSnapshot] = []
         self.account_days: list[list[AccountDay]] = []
+        self.erased_ids: set[tuple[str, str]] = set()
         self.failures: list[RecordedFailure] = []
         self.calls: list[str] = []
 
@@ -764,6 +765,10 @@ class FakeIngestRepository(IngestRepository):
         self.calls.append("target")
         found = self.targets.get(integration_id)
         return found if found and found.organization_id == organization_id else None
+
+    def erased(self, *, integration_id: str, organization_id: str) -> bool:
+        self.calls.append("erased")
+        return (integration_id, organization_id) in self.erased_ids
 
     def save_snapshot(
         self,

@@ -175,6 +175,12 @@ def process(
             job, "not_started", receipt_handle=receipt_handle, sqs=sqs, left=deadline.remaining()
         )
     target = repo.target(integration_id=job.integration_id, organization_id=job.organization_id)
+    if target is None and repo.erased(
+        integration_id=job.integration_id, organization_id=job.organization_id
+    ):
+        # Erased by Meta's data deletion after the job was queued: nothing to do.
+        logger.info("job skipped: integration erased", extra={"integration_id": job.integration_id})
+        return Outcome(status="skipped")
     if target is None:
         # No such integration in that organization: the message can never succeed.
         logger.error("ingest job for no integration of its organization dead-lettered")

@@ -172,6 +172,17 @@ class IngestRepository:
             (integration_id, organization_id),
         )
 
+    def erased(self, *, integration_id: str, organization_id: str) -> bool:
+        """Whether Meta's data deletion erased that integration (migration 0010)."""
+        return (
+            db.fetch_one(
+                scalar_row,
+                "SELECT true FROM erased_integrations WHERE id = %s AND organization_id = %s",
+                (integration_id, organization_id),
+            )
+            is not None
+        )
+
     def save_snapshot(
         self,
         *,

@@ -80,7 +80,15 @@ _CHILDREN = {
         ("runs", "ingestion_runs"),
     )
 }
-DELETE_INTEGRATIONS = "DELETE FROM integrations WHERE id = ANY(%(ids)s::uuid[])"
+# The erased ids stay known (migration 0010), so a job queued before the erase is skipped.
+DELETE_INTEGRATIONS = """
+WITH erased AS (
+    DELETE FROM integrations WHERE id = ANY(%(ids)s::uuid[]) RETURNING id, organization_id
+)
+INSERT INTO erased_integrations (id, organization_id)
+SELECT id, organization_id FROM erased
+ON CONFLICT (id) DO NOTHING
+"""
 RECORD_REQUEST = """
 INSERT INTO meta_data_deletions (confirmation_code, meta_user_id)
 VALUES (%(code)s, %(user)s)
