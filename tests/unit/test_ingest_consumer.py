@@ -530,3 +530,15 @@ def test_only_connect_flow_tokens_are_proven_with_the_app_secret(
     repo.targets[job.integration_id] = dataclasses.replace(target, proven=True)
     consumer.process(job, body=job.body(), repo=repo)
     assert made == [None, "the-app-secret"]
+
+
+def test_a_job_for_an_erased_integration_is_skipped_and_an_unknown_one_dead_lettered(
+    job: IngestJob, repo: FakeIngestRepository, sqs: FakeSqs
+) -> None:
+    del repo.targets[job.integration_id]
+    graph = GraphScript(result=PageResult(posts=[_post("1")]))
+    assert _process(job, repo, graph, sqs).status == "dead-lettered"
+    assert len(sqs.messages) == 1
+    repo.erased_ids.add((job.integration_id, job.organization_id))
+    assert _process(job, repo, graph, sqs).status == "skipped"
+    assert len(sqs.messages) == 1 and graph.clients == []
