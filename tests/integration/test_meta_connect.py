@@ -216,6 +216,21 @@ class TestConnect:
         assert_problem(down, 502)
 
 
+    def test_meta_refusing_our_app_secret_is_a_502_not_the_sellers_fault(
+        self, api: Api, seller: str, meta: FakeGraph, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        started = start(api, seller)
+        back = dialog(started["authorize_url"])
+        monkeypatch.setenv("META_APP_SECRET", "not-the-apps-secret")
+        get_settings.cache_clear()
+        reply = api.post(
+            "/integrations/connect/callback",
+            json_body={"code": back["code"], "state": back["state"]},
+            token=seller,
+        )
+        assert "not-the-apps-secret" not in assert_problem(reply, 502)["detail"]
+
+
 class TestConnectAccounts:
     def test_connect_page_and_instagram_then_409(
         self, api: Api, seller: str, meta: FakeGraph, queues: Queues, conn: Any

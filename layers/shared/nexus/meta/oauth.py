@@ -92,8 +92,22 @@ def _client(
     )
 
 
+def _object(body: Any) -> dict[str, Any]:
+    """Meta's answer as a JSON object, or ValueError (the caller's 502)."""
+    if not isinstance(body, dict):
+        raise ValueError("Meta answered something other than a JSON object")
+    return body
+
+
+def _items(body: Any) -> list[dict[str, Any]]:
+    data = _object(body).get("data") or []
+    if not isinstance(data, list):
+        raise ValueError("Meta answered a list that is not a list")
+    return [item for item in data if isinstance(item, dict)]
+
+
 def _token(body: Any) -> str:
-    token = body.get("access_token") if isinstance(body, dict) else None
+    token = _object(body).get("access_token")
     if not isinstance(token, str) or not token:
         raise ValueError("Meta answered a token exchange without an access_token")
     return token
@@ -103,8 +117,8 @@ def _accounts(client: GraphClient, instagram: bool) -> list[Account]:
     accounts: list[Account] = []
     params: dict[str, Any] = {"fields": ACCOUNT_FIELDS, "limit": ACCOUNTS_PAGE}
     for _ in range(MAX_ACCOUNT_PAGES):
-        body = client.call("GET", "me/accounts", params)
-        for page in body.get("data") or []:
+        body = _object(client.call("GET", "me/accounts", params))
+        for page in _items(body):
             token = page.get("access_token")
             if not isinstance(token, str) or not page.get("id"):
                 continue  # a Page the user cannot act for: nothing to read it with
@@ -122,8 +136,8 @@ def _accounts(client: GraphClient, instagram: bool) -> list[Account]:
                         token,
                     )
                 )
-        paging = body.get("paging") or {}
-        after = (paging.get("cursors") or {}).get("after")
+        paging = _object(body.get("paging") or {})
+        after = _object(paging.get("cursors") or {}).get("after")
         if not paging.get("next") or not after:
             break
         params = {**params, "after": after}
@@ -154,15 +168,12 @@ def redeem(code: str, settings: Settings | None = None) -> Grant:
     }
     long = _token(anonymous.call("POST", "oauth/access_token", exchange))
     user = _client(long, secret, settings, deadline)
-    me = user.call("GET", "me", {"fields": "id,name"})
-    meta_user_id = str(me.get("id") or "") if isinstance(me, dict) else ""
+    meta_user_id = str(_object(user.call("GET", "me", {"fields": "id,name"})).get("id") or "")
     if not meta_user_id:
         raise ValueError("Meta answered /me without an id")
-    permissions = user.call("GET", "me/permissions", {})
+    permissions = _items(user.call("GET", "me/permissions", {}))
     granted = frozenset(
-        str(p.get("permission"))
-        for p in (permissions.get("data") or [])
-        if isinstance(p, dict) and p.get("status") == "granted"
+        str(p.get("permission")) for p in permissions if p.get("status") == "granted"
     )
     instagram = all(s in granted for s in INSTAGRAM_SCOPES)
     accounts = _accounts(user, instagram) if "pages_show_list" in granted else []
