@@ -13,6 +13,8 @@ import schemathesis
 
 from nexus.auth.service import BAD_LINK
 from nexus.checkout.service import STRIPE_REFUSED
+from nexus.integrations.models import NAME_NEEDED, TOKEN_NEEDED, TOKEN_WITH_CONNECTION
+from nexus.meta.connect import CODE_REFUSED, CONNECTION_GONE, NOT_IN_CONNECTION, STATE_REFUSED
 from nexus.models.common import WHITESPACE
 
 # (loc, msg) of each rule OpenAPI cannot express, with why.
@@ -41,6 +43,15 @@ INEXPRESSIBLE: dict[tuple[tuple[str, ...], str], str] = {
     (("body", "size"), "Input should be a valid integer"): (
         "a file's size is an integer literal, as prices are (10.0 is refused)"
     ),
+    (("body", "access_token"), TOKEN_WITH_CONNECTION): (
+        "POST /integrations takes a pasted token or a connection, not both (two fields)"
+    ),
+    (("body", "access_token"), TOKEN_NEEDED): "one of two fields is required",
+    (("body", "name"), NAME_NEEDED): "name is required with access_token (two fields)",
+    (("body", "state"), STATE_REFUSED): "a state is valid only as issued, unused, unexpired",
+    (("body", "code"), CODE_REFUSED): "a code is valid only as Meta's dialog issued it",
+    (("body", "connection_id"), CONNECTION_GONE): "a connection is valid only as issued",
+    (("body", "external_id"), NOT_IN_CONNECTION): "the accounts are those Meta listed",
 }
 
 

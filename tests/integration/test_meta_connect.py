@@ -215,7 +215,6 @@ class TestConnect:
         )
         assert_problem(down, 502)
 
-
     def test_meta_refusing_our_app_secret_is_a_502_not_the_sellers_fault(
         self, api: Api, seller: str, meta: FakeGraph, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -210,7 +210,9 @@ def _resolve(value: Any, parameters: dict[str, str]) -> str | None:
     if isinstance(value, str | int | float | bool):
         return str(value)
     if isinstance(value, dict) and "Ref" in value:
-        return parameters.get(value["Ref"]) or parameters.get(f"Ref:{value['Ref']}")
+        if value["Ref"] in parameters:  # a parameter, even one whose default is "" (as SAM)
+            return parameters[value["Ref"]]
+        return parameters.get(f"Ref:{value['Ref']}")
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return parameters.get("GetAtt:" + ".".join(value["Fn::GetAtt"]))
     return None

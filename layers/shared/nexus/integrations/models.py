@@ -66,6 +66,10 @@ def _recent(value: dt.date | None) -> dt.date | None:
 
 
 Provider = Literal["facebook", "instagram"]
+# IntegrationIn's two forms (rules across fields: tests/e2e/schema_hooks.py).
+TOKEN_WITH_CONNECTION = "must not be given with connection_id"  # noqa: S105 - a message
+TOKEN_NEEDED = "is required without connection_id"  # noqa: S105 - a message
+NAME_NEEDED = "is required with access_token"
 ConnectionId = Annotated[
     Annotated[str, StringConstraints(max_length=64), text_schema(format="uuid", pattern=UUID)],
     AfterValidator(_integration_id),
@@ -89,17 +93,15 @@ class IntegrationIn(ApiModel):
             if self.access_token is not None:
                 raise field_error(
                     "access_token",
-                    "must not be given with connection_id",
+                    TOKEN_WITH_CONNECTION,
                     None,
                     title="IntegrationIn",
                 )
             return self
         if self.access_token is None:
-            raise field_error(
-                "access_token", "is required without connection_id", None, title="IntegrationIn"
-            )
+            raise field_error("access_token", TOKEN_NEEDED, None, title="IntegrationIn")
         if self.name is None:
-            raise field_error("name", "is required with access_token", None, title="IntegrationIn")
+            raise field_error("name", NAME_NEEDED, None, title="IntegrationIn")
         return self
 
 

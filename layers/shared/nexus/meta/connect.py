@@ -43,6 +43,11 @@ REPOSITORY = ConnectRepository()
 # Meta's answers for a code that is expired (36007), for another redirect_uri (36008) or
 # already used (36009): the client's code is at fault, not Meta.
 CODE_SUBCODES = frozenset({36007, 36008, 36009})
+# What the 422s say (rules of issued values no schema can state: tests/e2e/schema_hooks.py).
+STATE_REFUSED = "is invalid, expired, already used or not yours"
+CODE_REFUSED = "was refused by Meta (expired, already used or for another redirect_uri)"
+CONNECTION_GONE = "is unknown or has expired"
+NOT_IN_CONNECTION = "is not an account of this connection"
 
 
 def _hash(state: str) -> bytes:
@@ -81,7 +86,7 @@ def _redeem(code: str) -> oauth.Grant:
         if exc.code == 100 and exc.subcode in CODE_SUBCODES:
             raise _refused(
                 "code",
-                "was refused by Meta (expired, already used or for another redirect_uri)",
+                CODE_REFUSED,
                 "Meta refused the authorization code; connect again.",
             ) from exc
         logger.warning(
@@ -102,7 +107,7 @@ def callback(
     ):
         raise _refused(
             "state",
-            "is invalid, expired, already used or not yours",
+            STATE_REFUSED,
             "The connect request is not valid; start again.",
         )
     grant = _redeem(body.code)
@@ -165,7 +170,7 @@ def _account(stored: StoredConnection, body: IntegrationIn) -> tuple[dict[str, A
             return account, str(tokens["accounts"][_key(body.provider, body.external_id)])
     raise _refused(
         "external_id",
-        "is not an account of this connection",
+        NOT_IN_CONNECTION,
         "That account was not among those Meta listed for this connection.",
     )
 
@@ -187,7 +192,7 @@ def connect_account(
     if stored is None:
         raise _refused(
             "connection_id",
-            "is unknown or has expired",
+            CONNECTION_GONE,
             "That connection is unknown or has expired; connect again.",
         )
     account, token = _account(stored, body)
