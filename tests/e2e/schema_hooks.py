@@ -13,7 +13,12 @@ import schemathesis
 
 from nexus.auth.service import BAD_LINK
 from nexus.checkout.service import STRIPE_REFUSED
-from nexus.integrations.models import NAME_NEEDED, TOKEN_NEEDED, TOKEN_WITH_CONNECTION
+from nexus.integrations.models import (
+    NAME_NEEDED,
+    NOT_TODAY,
+    TOKEN_NEEDED,
+    TOKEN_WITH_CONNECTION,
+)
 from nexus.meta.connect import CODE_REFUSED, CONNECTION_GONE, NOT_IN_CONNECTION, STATE_REFUSED
 from nexus.models.common import WHITESPACE
 
@@ -24,7 +29,7 @@ INEXPRESSIBLE: dict[tuple[tuple[str, ...], str], str] = {
     ),
     (("query", "from"), "must not be after 'to'"): "from <= to relates two parameters",
     (("query", "to"), "at most 366 days after 'from'"): "the 366-day span relates two parameters",
-    (("body", "date"), "must be within the last 366 days"): "a window relative to today",
+    (("body", "date"), NOT_TODAY): "today's date, which a schema cannot name",
     (("body", "password"), "is one of the most common passwords"): "the common-password list",
     (("body", "password"), "must be 8 to 128 characters long"): (
         "the length counts characters after NFC normalisation"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -80,6 +80,24 @@ class TestPipeline:
         listed = api.get("/integrations", token=seller).json()["items"]
         assert next(i for i in listed if i["id"] == first["id"])["last_run"]["status"] == "ok"
         assert queues.depth() == 0
+
+    def test_a_late_job_stores_its_rows_under_the_day_they_were_observed(
+        self, api: Api, seller: str, queues: Queues, graph: FakeGraph
+    ) -> None:
+        # Given a run scheduled three days ago whose job only runs today (late, or redriven)
+        integration = connect(api, seller, graph.pages["222"])
+        then = (datetime.now(UTC) - timedelta(days=3)).date()
+        fire_schedule(f"{then.isoformat()}T02:30:00Z")
+        queues.deliver()
+        # Then its rows are today's: lifetime values observed today, never back-dated
+        assert len(metrics(api, seller)) == 8
+        past = metrics(api, seller, **{"from": then.isoformat(), "to": then.isoformat()})
+        assert past == []
+        # And the run stays keyed by its snapshot date, recording the day it observed
+        reply = api.get(f"/analytics/runs?from={then.isoformat()}&to={TODAY}", token=seller)
+        [run] = reply.json()["items"]
+        assert run["integration_id"] == integration["id"]
+        assert (run["date"], run["observed_date"]) == (then.isoformat(), TODAY)
 
     def test_one_request_per_hundred_posts(
         self, api: Api, seller: str, queues: Queues, graph: FakeGraph

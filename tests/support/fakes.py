@@ -751,6 +751,7 @@ class FakeIngestRepository(IngestRepository):
         self.snapshots: list[SavedSnapshot] = []
         self.account_days: list[list[AccountDay]] = []
         self.erased_ids: set[tuple[str, str]] = set()
+        self.observed: list[date | None] = []
         self.failures: list[RecordedFailure] = []
         self.calls: list[str] = []
 
@@ -780,8 +781,10 @@ class FakeIngestRepository(IngestRepository):
         status: str,
         error_code: str | None,
         account_days: list[AccountDay] | None = None,
+        observed: date | None = None,
     ) -> int:
         self.calls.append("save_snapshot")
+        self.observed.append(observed)
         self.account_days.append(list(account_days or []))
         self.snapshots.append(
             SavedSnapshot(organization_id, integration_id, snapshot, posts, status, error_code)

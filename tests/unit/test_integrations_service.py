@@ -170,7 +170,7 @@ def test_sync_queues_exactly_one_job_for_today(
 
 def test_sync_with_a_date_queues_that_date(repo: FakeIntegrationRepository, who: Identity) -> None:
     created = _connect(repo, who)
-    day = today() - dt.timedelta(days=3)
+    day = today()
     sender = _sync(repo, who, created.id, SyncIn(date=day))
     assert [j.snapshot_date for j in sender.sent[0]] == [day]
 
@@ -274,6 +274,7 @@ def test_runs_pass_the_range_through(repo: FakeIntegrationRepository, who: Ident
     run = Run(
         integration_id=new_id(),
         date=dt.date(2026, 3, 2),
+        observed_date=dt.date(2026, 3, 3),
         status="ok",
         content_total=3,
         content_failed=0,

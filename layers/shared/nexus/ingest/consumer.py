@@ -229,6 +229,8 @@ def process(
         status=status,
         error_code=error_code,
         account_days=account_days,
+        # Lifetime values are observed now: a late or redriven job's rows are today's.
+        observed=datetime.now(UTC).date(),
     )
     logger.info(
         "snapshot stored",

@@ -76,7 +76,7 @@ accounts AS (
 metrics AS (
     INSERT INTO analytics_daily_metrics AS t
         (organization_id, integration_id, content_id, date, {metric_columns})
-    SELECT %(org)s, %(integration)s, m.content_id, %(date)s, {metric_columns}
+    SELECT %(org)s, %(integration)s, m.content_id, %(observed)s, {metric_columns}
     FROM unnest(%(metric_ids)b::text[], {unnest_metrics}) AS m(content_id, {metric_columns})
     ON CONFLICT (organization_id, integration_id, content_id, date) WHERE deleted_at IS NULL
     DO UPDATE SET {coalesce}, updated_at = now()
@@ -84,11 +84,12 @@ metrics AS (
     RETURNING 1
 ),
 run AS (
-    INSERT INTO ingestion_runs AS r (organization_id, integration_id, date, status,
-        content_total, content_failed, error_code, finished_at)
-    VALUES (%(org)s, %(integration)s, %(date)s, %(status)s, %(total)s, %(failed)s,
-        %(error_code)s, now())
+    INSERT INTO ingestion_runs AS r (organization_id, integration_id, date, observed_date,
+        status, content_total, content_failed, error_code, finished_at)
+    VALUES (%(org)s, %(integration)s, %(date)s, %(observed)s, %(status)s, %(total)s,
+        %(failed)s, %(error_code)s, now())
     ON CONFLICT (integration_id, date) DO UPDATE SET status = EXCLUDED.status,
+        observed_date = EXCLUDED.observed_date,
         content_total = EXCLUDED.content_total, content_failed = EXCLUDED.content_failed,
         error_code = EXCLUDED.error_code, finished_at = now(), attempts = r.attempts + 1
 )
@@ -193,15 +194,19 @@ class IngestRepository:
         status: str,
         error_code: str | None,
         account_days: list[AccountDay] | None = None,
+        observed: date | None = None,
     ) -> int:
         """Stores the snapshot (content, post metrics, account-level days, the run) in one
-        statement; returns the metric rows written."""
+        statement; returns the metric rows written. The metric rows are dated ``observed``
+        (the UTC day Graph reported them; default the snapshot's), the run keyed by
+        ``snapshot`` and recording ``observed``."""
         fetched = [p for p in posts if p.error is None]
         days = account_days or []
         params: dict[str, Any] = {
             "org": organization_id,
             "integration": integration_id,
             "date": snapshot,
+            "observed": observed or snapshot,
             "content_ids": [p.content_id for p in posts],
             "created": [p.created_time for p in posts],
             "messages": [p.message for p in posts],

@@ -26,7 +26,7 @@ from nexus.models.common import (
     text_schema,
     trimmed,
 )
-from nexus.models.dates import MAX_RANGE_DAYS, DateRange, today
+from nexus.models.dates import DateRange, today
 from nexus.pagination import key_cursor
 
 ExternalId = Annotated[
@@ -58,10 +58,13 @@ IntegrationIdFilter = Annotated[
 ]
 
 
-def _recent(value: dt.date | None) -> dt.date | None:
-    now = today()
-    if value is not None and not now - dt.timedelta(days=MAX_RANGE_DAYS) <= value <= now:
-        raise PydanticCustomError("date_window", "must be within the last 366 days")
+# Post insights are lifetime totals: Graph serves today's, never a past day's (contract §10).
+NOT_TODAY = "must be today (UTC): insights cannot be fetched for another day"
+
+
+def _today_only(value: dt.date | None) -> dt.date | None:
+    if value is not None and value != today():
+        raise PydanticCustomError("date_today", NOT_TODAY)
     return value
 
 
@@ -146,12 +149,17 @@ class IntegrationPatch(ApiModel):
 
 class SyncIn(ApiModel):
     # JSON has no date type: a YYYY-MM-DD string is the one accepted form.
-    date: Annotated[dt.date | None, Field(strict=False), AfterValidator(_recent)] = None
+    date: Annotated[dt.date | None, Field(strict=False), AfterValidator(_today_only)] = None
 
 
 class Run(OutModel):
+    """A job's run, keyed by its snapshot date; ``observed_date`` is the UTC day its values
+    were observed (and the day its rows are stored under): later than ``date`` for a late
+    job or a redrive."""
+
     integration_id: str
     date: dt.date
+    observed_date: dt.date | None
     status: RunStatus
     content_total: int
     content_failed: int

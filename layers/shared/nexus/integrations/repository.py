@@ -26,17 +26,19 @@ class AlreadyConnected(Exception):
 
 
 RUN_COLUMNS = sql.SQL(
-    "r.integration_id::text, r.date, r.status, r.content_total, r.content_failed,"
-    " r.finished_at, r.error_code"
+    "r.integration_id::text, r.date, r.observed_date, r.status, r.content_total,"
+    " r.content_failed, r.finished_at, r.error_code"
 )
 # An integration and its newest run, in one statement; FROM {source} i must be a row set
 # shaped like integrations.
 _INTEGRATION = sql.SQL(
     "SELECT i.id::text, i.provider, i.external_id, i.name, i.status, i.created_at,"
-    " lr.date AS run_date, lr.status AS run_status, lr.content_total AS run_content_total,"
+    " lr.date AS run_date, lr.observed_date AS run_observed_date, lr.status AS run_status,"
+    " lr.content_total AS run_content_total,"
     " lr.content_failed AS run_content_failed, lr.finished_at AS run_finished_at,"
     " lr.error_code AS run_error_code"
-    " FROM {source} i LEFT JOIN LATERAL (SELECT r.date, r.status, r.content_total,"
+    " FROM {source} i LEFT JOIN LATERAL (SELECT r.date, r.observed_date, r.status,"
+    " r.content_total,"
     " r.content_failed, r.finished_at, r.error_code FROM ingestion_runs r"
     " WHERE r.integration_id = i.id ORDER BY r.date DESC LIMIT 1) lr ON true"
 )
