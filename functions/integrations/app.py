@@ -15,6 +15,8 @@ from nexus.integrations.models import (
     ConnectIn,
     Connection,
     ConnectStarted,
+    ContentPage,
+    ContentQuery,
     Integration,
     IntegrationIn,
     IntegrationList,
@@ -101,6 +103,11 @@ def analytics_metrics(who: Caller, query: Annotated[MetricsQuery, Query()]) -> M
 @app.get("/analytics/runs", responses=responses(200, errors=(422, 503)))
 def analytics_runs(who: Caller, query: Annotated[AnalyticsQuery, Query()]) -> RunList:
     return service.runs(who, query)
+
+
+@app.get("/analytics/content", responses=responses(200, errors=(422, 503)))
+def analytics_content(who: Caller, query: Annotated[ContentQuery, Query()]) -> ContentPage:
+    return service.content(who, query)
 
 
 @app.get("/analytics/accounts", responses=responses(200, errors=(422, 503)))

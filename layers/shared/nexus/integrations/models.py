@@ -39,6 +39,7 @@ IntegrationStatus = Literal["active", "needs_reauth", "disabled"]
 RunStatus = Literal["ok", "partial", "deferred", "needs_reauth", "failed"]
 # GET /analytics/metrics pages (contract §10): 1000 rows stay well under 1 MiB.
 DEFAULT_METRICS_LIMIT, MAX_METRICS_LIMIT = 500, 1000
+DEFAULT_CONTENT_LIMIT = 100  # messages can be long: 1000 of 5000 characters stay under 6 MB
 
 
 def _integration_id(value: str | None) -> str | None:
@@ -240,6 +241,39 @@ class MetricsQuery(AnalyticsQuery):
     content_id: Annotated[QueryText | None, Field(max_length=255)] = None
     limit: Annotated[int, Field(ge=1, le=MAX_METRICS_LIMIT)] = DEFAULT_METRICS_LIMIT
     cursor: Annotated[MetricKey | None, key_cursor(MetricKey)] = None
+
+
+class ContentRow(OutModel):
+    integration_id: str
+    provider: str
+    content_id: str
+    created_at: dt.datetime | None
+    message: str | None
+    permalink_url: str | None
+    media_type: str | None
+
+
+class ContentKey(BaseModel):
+    """Where a page of content ended: (sort time, integration_id, content_id), newest first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    at: dt.datetime
+    integration_id: Annotated[str, AfterValidator(_integration_id)]
+    content_id: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class ContentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    integration_id: IntegrationIdFilter = None
+    limit: Annotated[int, Field(ge=1, le=MAX_METRICS_LIMIT)] = DEFAULT_CONTENT_LIMIT
+    cursor: Annotated[ContentKey | None, key_cursor(ContentKey)] = None
+
+
+class ContentPage(OutModel):
+    items: list[ContentRow]
+    next_cursor: str | None
 
 
 class MetricPage(OutModel):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import kwargs_row
+from psycopg.rows import dict_row, kwargs_row
 
 from nexus import db
 from nexus.db import tenant
@@ -14,6 +15,8 @@ from nexus.db.where import Where
 from nexus.integrations.models import (
     AccountRow,
     AnalyticsQuery,
+    ContentQuery,
+    ContentRow,
     Integration,
     MetricRow,
     MetricsQuery,
@@ -206,3 +209,35 @@ class IntegrationRepository:
             " ORDER BY a.date, a.integration_id"
         ).format(where=where.clause())
         return db.fetch_all(AccountRow, select, where.params)
+
+    def content(
+        self, *, organization_id: str, query: ContentQuery, limit: int
+    ) -> list[tuple[ContentRow, dt.datetime]]:
+        """Up to ``limit`` content rows, newest first, after the query's cursor, each with
+        its sort time (for the next cursor)."""
+        after = query.cursor
+        where = (
+            Where("organization_id = %(org)s", org=organization_id)
+            .also("integration_id = %(integration)s", integration=query.integration_id)
+            .also(
+                "(COALESCE(created_time, first_seen_at), integration_id, content_id)"
+                " < (%(after_at)s, %(after_integration)s::uuid, %(after_content)s)",
+                after_at=after and after.at,
+                after_integration=after and after.integration_id,
+                after_content=after and after.content_id,
+            )
+        )
+        select = sql.SQL(
+            "SELECT integration_id::text,"
+            " (SELECT i.provider FROM integrations i WHERE i.id = integration_id) AS provider,"
+            " content_id, created_time AS created_at, message, permalink_url, media_type,"
+            " COALESCE(created_time, first_seen_at) AS sort_at"
+            " FROM analytics_content WHERE {where}"
+            " ORDER BY COALESCE(created_time, first_seen_at) DESC, integration_id DESC,"
+            " content_id DESC LIMIT %(limit)s"
+        ).format(where=where.clause())
+        rows = db.fetch_all(dict_row, select, {**where.params, "limit": limit})
+        return [
+            (ContentRow(**{k: v for k, v in r.items() if k != "sort_at"}), r["sort_at"])
+            for r in rows
+        ]

@@ -12,6 +12,9 @@ from nexus.ingest.job import IngestJob
 from nexus.integrations.models import (
     AccountList,
     AnalyticsQuery,
+    ContentKey,
+    ContentPage,
+    ContentQuery,
     Integration,
     IntegrationIn,
     IntegrationList,
@@ -152,3 +155,17 @@ def accounts(
     who: Identity, query: AnalyticsQuery, *, repo: IntegrationRepository = REPOSITORY
 ) -> AccountList:
     return AccountList(items=repo.accounts(organization_id=who.organization_id, query=query))
+
+
+def content(
+    who: Identity, query: ContentQuery, *, repo: IntegrationRepository = REPOSITORY
+) -> ContentPage:
+    """A page of content, newest first; ``next_cursor`` continues it."""
+    rows = repo.content(organization_id=who.organization_id, query=query, limit=query.limit + 1)
+    page = rows[: query.limit]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last, at = page[-1]
+        key = ContentKey(at=at, integration_id=last.integration_id, content_id=last.content_id)
+        next_cursor = pagination.encode_key(key)
+    return ContentPage(items=[row for row, _ in page], next_cursor=next_cursor)
