@@ -6,6 +6,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from nexus.exports import service as exports
+from nexus.exports.models import Export, ExportCreated, ExportIn
 from nexus.http import Caller, create_app, handle, responses
 from nexus.integrations import service
 from nexus.integrations.models import (
@@ -25,6 +27,8 @@ from nexus.integrations.models import (
     MetricsQuery,
     Queued,
     RunList,
+    Summary,
+    SummaryQuery,
     SyncIn,
 )
 from nexus.meta import compliance, connect
@@ -105,6 +109,17 @@ def analytics_runs(who: Caller, query: Annotated[AnalyticsQuery, Query()]) -> Ru
     return service.runs(who, query)
 
 
+@app.get(
+    "/analytics/summary",
+    responses=responses(200, errors=(422, 503)),
+    description="Per bucket, each metric's increase summed over content (a first observation"
+    " counts whole, a decrease negative; reach is not summed), and the top content by views"
+    " increase in the range.",
+)
+def analytics_summary(who: Caller, query: Annotated[SummaryQuery, Query()]) -> Summary:
+    return service.summary(who, query)
+
+
 @app.get("/analytics/content", responses=responses(200, errors=(422, 503)))
 def analytics_content(who: Caller, query: Annotated[ContentQuery, Query()]) -> ContentPage:
     return service.content(who, query)
@@ -113,6 +128,28 @@ def analytics_content(who: Caller, query: Annotated[ContentQuery, Query()]) -> C
 @app.get("/analytics/accounts", responses=responses(200, errors=(422, 503)))
 def analytics_accounts(who: Caller, query: Annotated[AnalyticsQuery, Query()]) -> AccountList:
     return service.accounts(who, query)
+
+
+@app.post(
+    "/analytics/exports",
+    status_code=202,
+    responses=responses(202, errors=(400, 413, 422, 503)),
+    description="Exports the metric rows of a range (the reads' rules) as a CSV, of any size:"
+    " 202 at once; GET /analytics/exports/{export_id} says when it is ready and gives the link.",
+)
+def create_export(body: ExportIn, who: Caller) -> ExportCreated:
+    return exports.create(who, body)
+
+
+@app.get(
+    "/analytics/exports/<export_id>",
+    responses=responses(200, errors=(404, 503)),
+    description="An export's status; while it is ready, url is a presigned GET of the CSV (valid"
+    " 15 minutes at most, never past expires_at; ask again for a fresh one). After expires_at"
+    " the export is expired and has no url.",
+)
+def get_export(export_id: str, who: Caller) -> Export:
+    return exports.get(who, export_id)
 
 
 # -- Meta's compliance callbacks (public: Meta signs them; contract §9) ----------------------

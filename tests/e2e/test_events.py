@@ -56,7 +56,9 @@ EXPECTED: dict[str, Callable[[Any], bool]] = {
     "analytics_metrics": status(200),
     "analytics_runs": status(200),
     "analytics_accounts": status(200),
+    "analytics_funnel": status(200),
     "analytics_content": status(200),
+    "analytics_summary": status(200),
     "integrations_connect": status(200),
     # A state POST /integrations/connect never issued: refused (the dialog's real code and
     # state are a person's to bring back).

@@ -42,6 +42,7 @@ CHILD_TABLES = (
     "analytics_daily_metrics",
     "analytics_account_daily",
     "ingestion_runs",
+    "analytics_rollup_daily",
 )
 NOW = dt.datetime.now(dt.UTC)
 TODAY = NOW.date()
@@ -120,6 +121,11 @@ def _integration(
         conn.execute(
             "INSERT INTO ingestion_runs (organization_id, integration_id, date, status)"
             " VALUES (%s, %s, %s, 'ok')",
+            (org, integration, day),
+        )
+        conn.execute(
+            "INSERT INTO analytics_rollup_daily (organization_id, integration_id, date, views)"
+            " VALUES (%s, %s, %s, 7)",
             (org, integration, day),
         )
     return integration

@@ -105,6 +105,9 @@ SELECT count(*) AS written FROM metrics
     account_changed=_ACCOUNT_CHANGED,
 )
 
+# GET /analytics/summary reads these: the day's increases summed over the content.
+ROLLUP_DAY = "SELECT rollup_day(%(org)s, %(integration)s, %(observed)s)"
+
 RECORD_RUN = """
 INSERT INTO ingestion_runs AS r (organization_id, integration_id, date, status,
     error_code, finished_at)
@@ -223,9 +226,16 @@ class IngestRepository:
             params[metric] = [p.metrics.get(metric) for p in fetched]
         for metric in ACCOUNT_METRICS:
             params[f"account_{metric}"] = [getattr(d, metric) for d in days]
+
         # The arrays are binary parameters (%(...)b): no text formatting (see bench/ingest.py).
-        written = db.fetch_one(scalar_row, SAVE_SNAPSHOT, params)
-        return int(written or 0)
+        def work(conn: db.Conn) -> int:
+            written = conn.execute(SAVE_SNAPSHOT, params).fetchone()
+            if fetched:
+                # The observed day's rollup, from the rows just stored (migration 0015).
+                conn.execute(ROLLUP_DAY, params)
+            return int(written["written"] if written else 0)
+
+        return db.run(work)
 
     def record_failure(
         self,

@@ -276,6 +276,38 @@ class ContentPage(OutModel):
     next_cursor: str | None
 
 
+Granularity = Literal["day", "week", "month"]
+TOP_CONTENT = 10
+
+
+class SummaryQuery(AnalyticsQuery):
+    granularity: Granularity = "day"
+
+
+class Bucket(OutModel):
+    """Each metric's increase over the bucket's days, summed over content (reach is not:
+    unique counts do not add)."""
+
+    start: dt.date
+    end: dt.date
+    views: int
+    reactions: int
+    comments: int
+    shares: int
+    saves: int
+    clicks: int
+
+
+class TopContent(ContentRow):
+    views_increase: int
+    metrics: MetricRow  # its latest observation in the range
+
+
+class Summary(OutModel):
+    buckets: list[Bucket]
+    top_content: list[TopContent]
+
+
 class MetricPage(OutModel):
     items: list[MetricRow]
     next_cursor: str | None

@@ -15,12 +15,15 @@ from nexus.db.where import Where
 from nexus.integrations.models import (
     AccountRow,
     AnalyticsQuery,
+    Bucket,
     ContentQuery,
     ContentRow,
     Integration,
     MetricRow,
     MetricsQuery,
     Run,
+    SummaryQuery,
+    TopContent,
 )
 
 
@@ -241,3 +244,102 @@ class IntegrationRepository:
             (ContentRow(**{k: v for k, v in r.items() if k != "sort_at"}), r["sort_at"])
             for r in rows
         ]
+
+    def buckets(self, *, organization_id: str, query: SummaryQuery) -> list[Bucket]:
+        """Every bucket of the range (weeks from Monday, months from the 1st, clipped to the
+        range), each the sum of the daily rollups in it: integrations x days rows read."""
+        step = sql.Literal(f"1 {query.granularity}")
+        only = (
+            sql.SQL(" AND r.integration_id = %(integration)s")
+            if query.integration_id
+            else sql.SQL("")
+        )
+        select = sql.SQL(
+            "WITH b AS (SELECT greatest(g::date, %(start)s) AS start,"
+            " least((g + {step}::interval - interval '1 day')::date, %(end)s) AS end"
+            " FROM generate_series(date_trunc(%(unit)s, %(start)s::timestamp), %(end)s::timestamp,"
+            " {step}::interval) AS g)"
+            " SELECT b.start, b.end, COALESCE(sum(r.views), 0) AS views,"
+            " COALESCE(sum(r.reactions), 0) AS reactions, COALESCE(sum(r.comments), 0) AS comments,"
+            " COALESCE(sum(r.shares), 0) AS shares, COALESCE(sum(r.saves), 0) AS saves,"
+            " COALESCE(sum(r.clicks), 0) AS clicks"
+            " FROM b LEFT JOIN analytics_rollup_daily r ON r.organization_id = %(org)s"
+            " AND r.date BETWEEN b.start AND b.end{only}"
+            " GROUP BY b.start, b.end ORDER BY b.start"
+        ).format(step=step, only=only)
+        params = {
+            "org": organization_id,
+            "start": query.start,
+            "end": query.end,
+            "unit": query.granularity,
+            "integration": query.integration_id,
+        }
+        return db.fetch_all(Bucket, select, params)
+
+    def top_content(
+        self, *, organization_id: str, query: SummaryQuery, window_days: int, limit: int
+    ) -> list[TopContent]:
+        """The content with the largest views increase in the range: per content that can
+        have been observed in it (created within the post window before the range's end),
+        its latest row in the range (its metrics), its latest views in the range and its
+        latest views before it (the increase), by index probes."""
+        only = (
+            sql.SQL(" AND c.integration_id = %(integration)s")
+            if query.integration_id
+            else sql.SQL("")
+        )
+        probe = (
+            "x.organization_id = c.organization_id AND x.integration_id = c.integration_id"
+            " AND x.content_id = c.content_id AND x.deleted_at IS NULL"
+        )
+        select = sql.SQL(
+            "SELECT c.integration_id::text, i.provider, c.content_id,"
+            " c.created_time AS created_at, c.message, c.permalink_url, c.media_type,"
+            " v.impressions - COALESCE(b.impressions, 0) AS views_increase,"
+            " l.date AS m_date, l.impressions AS m_impressions, l.reach AS m_reach,"
+            " l.reactions AS m_reactions, l.video_views AS m_video_views, l.clicks AS m_clicks,"
+            " l.comments AS m_comments, l.shares AS m_shares, l.saves AS m_saves,"
+            " l.profile_visits AS m_profile_visits, l.follows AS m_follows"
+            " FROM analytics_content c JOIN integrations i ON i.id = c.integration_id"
+            " CROSS JOIN LATERAL (SELECT * FROM analytics_daily_metrics x WHERE {probe}"
+            " AND x.date BETWEEN %(start)s AND %(end)s ORDER BY x.date DESC LIMIT 1) l"
+            " CROSS JOIN LATERAL (SELECT x.impressions FROM analytics_daily_metrics x"
+            " WHERE {probe} AND x.date BETWEEN %(start)s AND %(end)s"
+            " AND x.impressions IS NOT NULL ORDER BY x.date DESC LIMIT 1) v"
+            " LEFT JOIN LATERAL (SELECT x.impressions FROM analytics_daily_metrics x"
+            " WHERE {probe} AND x.date < %(start)s AND x.impressions IS NOT NULL"
+            " ORDER BY x.date DESC LIMIT 1) b ON true"
+            " WHERE c.organization_id = %(org)s{only}"
+            " AND COALESCE(c.created_time, c.first_seen_at) < %(end)s::date + 1"
+            " AND COALESCE(c.created_time, c.first_seen_at) >= %(start)s::date - %(window)s"
+            " ORDER BY views_increase DESC, c.integration_id, c.content_id LIMIT %(limit)s"
+        ).format(probe=sql.SQL(probe), only=only)
+        params = {
+            "org": organization_id,
+            "start": query.start,
+            "end": query.end,
+            "integration": query.integration_id,
+            "window": window_days + 1,
+            "limit": limit,
+        }
+        rows = db.fetch_all(dict_row, select, params)
+        return [_top(row) for row in rows]
+
+
+def _only(alias: str, integration_id: str | None) -> sql.Composable:
+    """The optional integration filter of a summary statement."""
+    if integration_id is None:
+        return sql.SQL("")
+    return sql.SQL(" AND {}.integration_id = %(integration)s").format(sql.Identifier(alias))
+
+
+def _top(row: dict[str, Any]) -> TopContent:
+    metric = {k.removeprefix("m_"): v for k, v in row.items() if k.startswith("m_")}
+    base = {k: v for k, v in row.items() if not k.startswith("m_")}
+    metrics = MetricRow(
+        integration_id=base["integration_id"],
+        provider=base["provider"],
+        content_id=base["content_id"],
+        **metric,
+    )
+    return TopContent(**base, metrics=metrics)

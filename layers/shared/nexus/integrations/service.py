@@ -10,6 +10,7 @@ from nexus.identity import Identity
 from nexus.ingest import queue
 from nexus.ingest.job import IngestJob
 from nexus.integrations.models import (
+    TOP_CONTENT,
     AccountList,
     AnalyticsQuery,
     ContentKey,
@@ -24,12 +25,15 @@ from nexus.integrations.models import (
     MetricsQuery,
     Queued,
     RunList,
+    Summary,
+    SummaryQuery,
     SyncIn,
 )
 from nexus.integrations.repository import AlreadyConnected, IntegrationRepository
 from nexus.meta import connect
 from nexus.models.dates import today
 from nexus.observability import logger
+from nexus.settings import get_settings
 
 _NOT_FOUND = "No such integration."
 REPOSITORY = IntegrationRepository()
@@ -169,3 +173,19 @@ def content(
         key = ContentKey(at=at, integration_id=last.integration_id, content_id=last.content_id)
         next_cursor = pagination.encode_key(key)
     return ContentPage(items=[row for row, _ in page], next_cursor=next_cursor)
+
+
+def summary(
+    who: Identity, query: SummaryQuery, *, repo: IntegrationRepository = REPOSITORY
+) -> Summary:
+    """Buckets of daily increases from the rollups, and the top content of the range."""
+    org = who.organization_id
+    return Summary(
+        buckets=repo.buckets(organization_id=org, query=query),
+        top_content=repo.top_content(
+            organization_id=org,
+            query=query,
+            window_days=get_settings().ingest_window_days,
+            limit=TOP_CONTENT,
+        ),
+    )

@@ -35,6 +35,7 @@ class Erased:
     metrics: int
     account_days: int
     runs: int
+    rollups: int
     connections: int
 
 
@@ -78,6 +79,7 @@ _CHILDREN = {
         ("account_days", "analytics_account_daily"),
         ("content", "analytics_content"),
         ("runs", "ingestion_runs"),
+        ("rollups", "analytics_rollup_daily"),
     )
 }
 # The erased ids stay known (migration 0010), so a job queued before the erase is skipped.
