@@ -5,19 +5,24 @@ running, and fails the invocation at the end (the Errors alarm) so it is seen.
 Jobs: the outbox sweep (relays outbox rows the writers' after-commit publish missed); the
 order expiry sweep (pending orders past their Checkout Session's expiry, settled as Stripe
 reports the session); the connect flow's purge (Meta connections unused for an hour, with
-the tokens they hold, and expired OAuth states). Later issues append theirs to JOBS.
+the tokens they hold, and expired OAuth states); the metrics' monthly partitions (made
+ahead, dropped past METRICS_RETENTION_MONTHS) and the watch over the day's run. Later issues
+append theirs to JOBS.
 """
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from nexus.ingest import upkeep
 from nexus.meta.repository import ConnectRepository
 from nexus.observability import logger, metrics
 from nexus.outbox import relay
 from nexus.payments import expiry
+from nexus.settings import get_settings
 
 # Kept back from the remaining time so a job's last batch can finish and report.
 MARGIN_MS = 10_000
@@ -48,11 +53,37 @@ def purge_connections(keep_going: Callable[[], bool]) -> dict[str, Any]:
     return {"connections": connections, "states": states}
 
 
+def metric_partitions(keep_going: Callable[[], bool]) -> dict[str, Any]:
+    del keep_going  # a few DDL statements
+    settings = get_settings()
+    made = upkeep.ensure_partitions(settings.metric_partitions_ahead)
+    dropped = upkeep.drop_expired(settings.metrics_retention_months)
+    if dropped:
+        logger.info("metric months dropped", extra={"partitions": dropped})
+    return {"made": made, "dropped": dropped}
+
+
+def ingest_watch(keep_going: Callable[[], bool]) -> dict[str, Any]:
+    """After INGEST_FINISH_BY_HOUR (UTC), how many active integrations lack a finished run
+    for today: IngestRunsUnfinished, whose alarm says the day's run is late."""
+    del keep_going
+    now = datetime.now(UTC)
+    if now.hour < get_settings().ingest_finish_by_hour:
+        return {"checked": False}
+    left = upkeep.unfinished_runs(now.date())
+    metrics.add_metric(name="IngestRunsUnfinished", unit=MetricUnit.Count, value=left)
+    if left:
+        logger.warning("the day's run has not finished", extra={"unfinished": left})
+    return {"checked": True, "unfinished": left}
+
+
 # The outbox first: the expiry sweep's paid orders add mail that the next run relays anyway.
 JOBS: dict[str, Job] = {
     "outbox_sweep": outbox_sweep,
     "expire_orders": expire_orders,
     "purge_connections": purge_connections,
+    "metric_partitions": metric_partitions,
+    "ingest_watch": ingest_watch,
 }
 
 

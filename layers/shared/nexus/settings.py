@@ -105,6 +105,12 @@ class Settings(BaseModel):
     # Stop calling Graph once any usage header reports this percentage of the quota.
     graph_usage_ceiling: int = Field(default=90, ge=1, le=100)
     ingest_window_days: int = Field(default=28, ge=1, le=93)
+    # Growth (contract §10): metric months kept (whole months are dropped), partitions made
+    # ahead, and the UTC hour by which the day's run should have finished (else the
+    # IngestRunsUnfinished metric counts what is left, and its alarm fires).
+    metrics_retention_months: int = Field(default=25, ge=2, le=240)
+    metric_partitions_ahead: int = Field(default=3, ge=1, le=24)
+    ingest_finish_by_hour: int = Field(default=9, ge=0, le=23)
     ingest_queue_url: str | None = None
     ingest_dlq_url: str | None = None
     # Time budgets (contract §6): kept back from the invocation's remaining time for
