@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, coldstart, graph_requests, ingest, isolation
+from bench import api, coldstart, funnel, graph_requests, ingest, isolation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
         "which",
         nargs="?",
         default="all",
-        choices=["all", "coldstart", "api", "ingest", "graph", "isolation"],
+        choices=["all", "coldstart", "api", "ingest", "graph", "isolation", "funnel"],
     )
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per handler (>= 9)")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per API route")
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if args.which in ("all", "isolation"):
         isolation.run(args.seconds)
+        print()
+    if args.which in ("all", "funnel") and funnel.run(args.seconds) != 0:
+        return 1
     return 0
 
 

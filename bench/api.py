@@ -31,6 +31,7 @@ SECRETS = {
     "PASSWORD_PEPPER": "bench-pepper",
     "STRIPE_SECRET_KEY": "sk_test_bench",
     "STRIPE_WEBHOOK_SECRET": "whsec_bench",
+    "VISITOR_KEY": "bench-visitor-key-" + "v" * 32,
     "BCRYPT_ROUNDS": "4",
 }
 

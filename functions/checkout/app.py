@@ -1,5 +1,5 @@
 """CheckoutFunction: the public store and checkout, Stripe's webhook, and the seller's order
-views, refunds and ledger (bearer)."""
+views, refunds, ledger and sales funnel (bearer)."""
 
 from typing import Annotated, Any
 
@@ -11,6 +11,8 @@ from nexus.checkout import service
 from nexus.checkout.models import (
     BuyerOrder,
     CheckoutIn,
+    Funnel,
+    FunnelQuery,
     Order,
     OrderPage,
     OrderQuery,
@@ -19,7 +21,7 @@ from nexus.checkout.models import (
     SummaryQuery,
     WebhookResult,
 )
-from nexus.http import Caller, create_app, handle, responses
+from nexus.http import Caller, create_app, handle, responses, visitor
 from nexus.observability import logger
 from nexus.products import service as products
 from nexus.products.models import StoreProductOut
@@ -31,7 +33,7 @@ RAW_BODIES = {("POST", "/webhooks/stripe"): StripeEvent}
 
 @app.get("/store/products/<product_id>", responses=responses(200, errors=(404, 503)))
 def store_product(product_id: str) -> StoreProductOut:
-    return products.store_view(product_id)
+    return products.store_view(product_id, visitor(app))
 
 
 @app.post("/checkout", responses=responses(201, 200, errors=(400, 404, 409, 413, 422, 503)))
@@ -78,6 +80,11 @@ def seller_orders(who: Caller, query: Annotated[OrderQuery, Query()]) -> OrderPa
 @app.get("/orders/summary", responses=responses(200, errors=(422, 503)))
 def seller_summary(who: Caller, query: Annotated[SummaryQuery, Query()]) -> OrderSummary:
     return service.summary(who, query)
+
+
+@app.get("/analytics/funnel", responses=responses(200, errors=(404, 422, 503)))
+def sales_funnel(who: Caller, query: Annotated[FunnelQuery, Query()]) -> Funnel:
+    return service.funnel(who, query)
 
 
 @app.get("/orders/<order_id>", responses=responses(200, errors=(404, 503)))

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from bench import api, ingest
+from bench import api, funnel, ingest
 from nexus.observability import logger
 from tests.support.api import TEST_SECRETS
 
@@ -40,3 +40,12 @@ def test_api_bench_restores_a_database_url_that_was_set(database_url: str) -> No
     assert api.run(seconds=0.01) == 0
     # Then the variable names the caller's database again, not the dropped scratch one
     assert os.environ["DATABASE_URL"] == database_url
+
+
+def test_funnel_bench_counts_every_visitor_it_sends(capsys: pytest.CaptureFixture[str]) -> None:
+    # A smoke run (figures are for make bench): every mode runs, the rows match the visitors
+    assert funnel.run(seconds=0.05, rounds=1) == 0
+    out = capsys.readouterr().out
+    assert "without counting (baseline)" in out
+    assert "2 statements, a new visitor each" in out
+    assert "DATABASE_URL" not in os.environ

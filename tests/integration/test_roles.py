@@ -214,6 +214,18 @@ def test_nexus_checkout_runs_every_order_query(as_role: Any, world: dict[str, st
     assert refunded.status == "refunded"
     expired = payments.apply(Change("expired", order_id=other.order.id), fee_bps=500)
     assert expired.status == "expired"
+    # The store page counts its view (one statement) and the funnel reads the counts
+    viewed, failure = ProductRepository().get_public_counted(
+        product_id=world["product"], day=date(2026, 11, 1), visitor=b"v" * 32
+    )
+    assert viewed is not None and failure is None
+    [day] = repo.funnel(
+        organization_id=org,
+        product_id=world["product"],
+        start=date(2026, 11, 1),
+        end=date(2026, 11, 1),
+    )
+    assert (day.views, day.checkouts, day.paid) == (1, 0, 0)
 
 
 def test_nexus_maintenance_runs_the_expiry_sweep_queries(
@@ -317,6 +329,11 @@ REFUSED = [
     ),
     ("nexus_checkout", "UPDATE orders SET amount = 1"),
     ("nexus_checkout", "DELETE FROM orders"),
+    # The funnel's views are insert-only: a count is never rewritten nor erased.
+    ("nexus_checkout", "UPDATE store_views SET day = day"),
+    ("nexus_checkout", "DELETE FROM store_views"),
+    ("nexus_products", "SELECT day FROM store_views"),
+    ("nexus_integrations", "SELECT day FROM store_views"),
     (
         "nexus_integrations",
         "INSERT INTO products (organization_id, created_by, name, price)"

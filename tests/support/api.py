@@ -20,6 +20,7 @@ TEST_SECRETS = {
     "STRIPE_SECRET_KEY": "sk_test_nexus_0123456789abcdef",
     "STRIPE_WEBHOOK_SECRET": "whsec_test_nexus_0123456789abcdef",
     "TOKEN_ENCRYPTION_KEY": "test-token-encryption-key-0123456789abcdef",
+    "VISITOR_KEY": "test-visitor-key-0123456789abcdef",
 }
 
 

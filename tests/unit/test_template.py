@@ -265,6 +265,7 @@ SECRETS = (
     "STRIPE_WEBHOOK_SECRET",
     "META_APP_SECRET",
     "TOKEN_ENCRYPTION_KEY",
+    "VISITOR_KEY",
 )
 
 
@@ -401,6 +402,7 @@ ACCESS = {
     "CheckoutFunction": {
         "secret:StripeSecretKeySecret",
         "secret:StripeWebhookSecret",
+        "secret:VisitorKeySecret",
         "sqs-send:NotifyQueue",
         "statement:s3:GetObject",
         "db:nexus_checkout",

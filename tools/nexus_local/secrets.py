@@ -17,6 +17,7 @@ NAMES = (
     "STRIPE_SECRET_KEY",
     "STRIPE_WEBHOOK_SECRET",
     "TOKEN_ENCRYPTION_KEY",
+    "VISITOR_KEY",
 )
 # Stripe's keys look like Stripe's (test mode): the sandbox Stripe uses the same two values.
 PREFIXES = {"STRIPE_SECRET_KEY": "sk_test_", "STRIPE_WEBHOOK_SECRET": "whsec_"}

@@ -43,7 +43,7 @@ from nexus.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from nexus.identity import Identity
+from nexus.identity import Identity, Visitor
 from nexus.observability import logger
 from nexus.settings import get_settings
 
@@ -270,12 +270,7 @@ def _viewer_address(value: str | None) -> str | None:
         return None
 
 
-def client_ip(request: Request) -> str:
-    """The client's address: the viewer address CloudFront forwards when the request proves
-    it came through the distribution (the origin-verify secret), else the address API
-    Gateway saw (contract §6)."""
-    event = cast(APIGatewayProxyEventV2, request.resolved_event)
-    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+def _client_ip(event: APIGatewayProxyEventV2, headers: dict[str, str]) -> str:
     secret = get_settings().origin_verify_secret
     if secret and hmac.compare_digest(
         headers.get(ORIGIN_VERIFY_HEADER, "").encode(), secret.encode()
@@ -286,7 +281,25 @@ def client_ip(request: Request) -> str:
     return event.request_context.http.source_ip
 
 
+def client_ip(request: Request) -> str:
+    """The client's address: the viewer address CloudFront forwards when the request proves
+    it came through the distribution (the origin-verify secret), else the address API
+    Gateway saw (contract §6)."""
+    event = cast(APIGatewayProxyEventV2, request.resolved_event)
+    return _client_ip(event, {k.lower(): v for k, v in (event.headers or {}).items()})
+
+
 ClientIp = Annotated[str, Depends(client_ip)]
+
+
+def visitor(app: APIGatewayHttpResolver) -> Visitor:
+    """The current request's anonymous caller: :func:`client_ip` and the User-Agent. Read
+    from the event, not through ``Depends``: the public store page would otherwise pay for
+    Powertools reading its type hints on every request."""
+    event = app.current_event
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    user_agent = headers.get("user-agent") or event.request_context.http.get("userAgent")
+    return Visitor(ip=_client_ip(event, headers), user_agent=str(user_agent or ""))
 
 
 # The refresh token's cookie (contract §7): for the web app, whose API is same-origin /api.

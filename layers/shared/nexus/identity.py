@@ -15,6 +15,15 @@ class Identity:
     session_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """An anonymous caller of a public route as the platform sees them: the client IP
+    (nexus.http.client_ip) and the User-Agent header ("" when absent)."""
+
+    ip: str
+    user_agent: str
+
+
 # The form every id this system issues is written in (RFC 9562's, either case). uuid.UUID
 # alone also takes braces, "urn:uuid:" and bare hex, which no id of ours ever looks like.
 UUID = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"

@@ -88,6 +88,11 @@ class Settings(BaseModel):
     token_encryption_key: str | None = None
     token_encryption_key_arn: str | None = None
 
+    # The sales funnel's visitor key (nexus.products.visitors): store page views are counted
+    # per HMAC of (day, IP, User-Agent) under it, never per raw IP or User-Agent.
+    visitor_key: str | None = None
+    visitor_key_arn: str | None = None
+
     # Connecting Meta accounts (contract §9): the Facebook app's id and secret (the secret
     # signs appsecret_proof and Meta's signed_request), where its Login dialog is, and the
     # Facebook Login for Business configuration used instead of scopes when set.

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
 
+from nexus.identity import UUID, parse_id
 from nexus.models.common import NO_NUL, ApiModel, Email, Name, OutModel, plain_text, text_schema
 from nexus.models.dates import DateRange
 from nexus.pagination import PageQuery
@@ -110,6 +113,52 @@ class SummaryItem(OutModel):
 
 class OrderSummary(OutModel):
     items: list[SummaryItem]
+
+
+def _product_id(value: str) -> str:
+    parsed = parse_id(value)
+    if parsed is None:
+        raise PydanticCustomError("product_id", "is not a product id")
+    return parsed
+
+
+def _product_id_required(schema: dict[str, Any]) -> None:
+    # DateRange drops "required" (from and to have defaults); product_id has none.
+    schema["required"] = ["product_id"]
+
+
+class FunnelQuery(DateRange):
+    """``GET /analytics/funnel?product_id&from&to``: one of the seller's products, UTC days
+    (inclusive; the defaults and bounds of every date-ranged read)."""
+
+    model_config = ConfigDict(json_schema_extra=_product_id_required)
+
+    product_id: Annotated[
+        str,
+        StringConstraints(max_length=64),
+        text_schema(format="uuid", pattern=UUID),
+        AfterValidator(_product_id),
+    ]
+
+
+class FunnelDay(OutModel):
+    date: dt.date
+    views: int  # store page views, each visitor (IP + User-Agent) once that day
+    checkouts: int  # orders created
+    paid: int  # orders paid (dated when paid, refunded later or not)
+
+
+class Conversion(OutModel):
+    """Checkouts and paid orders of the range over its views; 0.0 when it had no views. Not
+    capped at 1: a checkout needs no counted view (a buyer's second order, an API client)."""
+
+    checkout_rate: float
+    paid_rate: float
+
+
+class Funnel(OutModel):
+    items: list[FunnelDay]
+    conversion: Conversion
 
 
 # -- rows ----------------------------------------------------------------------------------

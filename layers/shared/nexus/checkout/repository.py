@@ -9,7 +9,7 @@ from psycopg import sql
 from psycopg.rows import kwargs_row
 
 from nexus import db
-from nexus.checkout.models import BuyerOrderRow, Order, StoredOrder, SummaryItem
+from nexus.checkout.models import BuyerOrderRow, FunnelDay, Order, StoredOrder, SummaryItem
 from nexus.db import keyset
 from nexus.pagination import Cursor
 
@@ -37,6 +37,45 @@ SELECT currency::text,
        (coalesce(p.gross, 0) - coalesce(p.fees, 0) - coalesce(r.refunded, 0))::bigint AS net
 FROM paid p FULL JOIN refunds r USING (currency)
 ORDER BY currency
+"""
+
+# The funnel of one of the organization's live products, one row per UTC day from..to (zeros
+# where nothing happened); no row at all when the product is not theirs. Each count is a
+# range scan of its own index: store_views' primary key, orders (product_id, created_at) and
+# (product_id, paid_at).
+_FUNNEL = """
+WITH product AS (
+    SELECT id FROM products
+    WHERE id = %(product)s AND organization_id = %(org)s AND deleted_at IS NULL
+), bounds AS (
+    SELECT (%(from)s::date)::timestamp AT TIME ZONE 'UTC' AS lo,
+           (%(to)s::date + 1)::timestamp AT TIME ZONE 'UTC' AS hi
+), views AS (
+    SELECT v.day, count(*) AS n
+    FROM store_views v JOIN product p ON v.product_id = p.id
+    WHERE v.day BETWEEN %(from)s::date AND %(to)s::date
+    GROUP BY v.day
+), checkouts AS (
+    SELECT (o.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+    FROM orders o JOIN product p ON o.product_id = p.id, bounds b
+    WHERE o.created_at >= b.lo AND o.created_at < b.hi
+    GROUP BY 1
+), paid AS (
+    SELECT (o.paid_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+    FROM orders o JOIN product p ON o.product_id = p.id, bounds b
+    WHERE o.paid_at >= b.lo AND o.paid_at < b.hi
+    GROUP BY 1
+)
+SELECT d.day::date AS date,
+       coalesce(v.n, 0)::int AS views,
+       coalesce(c.n, 0)::int AS checkouts,
+       coalesce(y.n, 0)::int AS paid
+FROM product,
+     generate_series(%(from)s::date, %(to)s::date, interval '1 day') AS d (day)
+     LEFT JOIN views v ON v.day = d.day::date
+     LEFT JOIN checkouts c ON c.day = d.day::date
+     LEFT JOIN paid y ON y.day = d.day::date
+ORDER BY d.day
 """
 
 # The payment page only while there is something to pay.
@@ -160,3 +199,11 @@ class CheckoutRepository:
         return db.fetch_all(
             SummaryItem, _SUMMARY, {"org": organization_id, "from": start, "to": end}
         )
+
+    def funnel(
+        self, *, organization_id: str, product_id: str, start: date, end: date
+    ) -> list[FunnelDay]:
+        """Views, checkouts started and orders paid per UTC day start..end of the
+        organization's product; empty when it is not the organization's (live) product."""
+        params = {"org": organization_id, "product": product_id, "from": start, "to": end}
+        return db.fetch_all(FunnelDay, _FUNNEL, params)

@@ -20,6 +20,9 @@ from nexus.checkout.models import (
     BuyerOrder,
     BuyerOrderRow,
     CheckoutIn,
+    Conversion,
+    Funnel,
+    FunnelQuery,
     Order,
     OrderPage,
     OrderSummary,
@@ -30,7 +33,7 @@ from nexus.checkout.models import (
     WebhookResult,
 )
 from nexus.checkout.repository import CheckoutRepository
-from nexus.errors import Conflict, ServiceUnavailable, ValidationFailed, found
+from nexus.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed, found
 from nexus.identity import Identity
 from nexus.models.common import parse
 from nexus.observability import logger
@@ -293,3 +296,29 @@ def summary(
 ) -> OrderSummary:
     items = repo.summary(organization_id=who.organization_id, start=query.start, end=query.end)
     return OrderSummary(items=items)
+
+
+def funnel(who: Identity, query: FunnelQuery, *, repo: CheckoutRepository = REPOSITORY) -> Funnel:
+    """The product's store page views, checkouts started and orders paid per UTC day, every
+    day of the range present; 404 unless it is the caller's product."""
+    days = repo.funnel(
+        organization_id=who.organization_id,
+        product_id=query.product_id,
+        start=query.start,
+        end=query.end,
+    )
+    if not days:  # the range is never empty: no row means not the caller's product
+        raise NotFound(_NO_PRODUCT)
+    views = sum(d.views for d in days)
+    return Funnel(
+        items=days,
+        conversion=Conversion(
+            checkout_rate=rate(sum(d.checkouts for d in days), views),
+            paid_rate=rate(sum(d.paid for d in days), views),
+        ),
+    )
+
+
+def rate(count: int, views: int) -> float:
+    """``count`` per view, to 4 decimals; 0.0 without views (nothing to convert from)."""
+    return round(count / views, 4) if views else 0.0

@@ -3,10 +3,12 @@ another tenant's (or a deleted) product is simply not found."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import class_row
 
 from nexus import db
 from nexus.db import keyset, tenant
@@ -19,6 +21,23 @@ COLUMNS = sql.SQL(
     " file_name, file_size, upload_key, upload_size, upload_started_at"
 )
 _LIVE = sql.SQL("id = %(id)s AND organization_id = %(org)s AND deleted_at IS NULL")
+_PUBLIC: LiteralString = (
+    "SELECT id::text, name, description, price, currency"
+    " FROM products WHERE id = %(id)s AND deleted_at IS NULL"
+)
+# The store view and its count in one statement: the view is inserted only when the product
+# is found (a 404 is not a view); a repeat visitor that day conflicts and writes nothing.
+_COUNTED: LiteralString = """
+WITH product AS (
+    SELECT id, name, description, price, currency
+    FROM products WHERE id = %(id)s AND deleted_at IS NULL
+), counted AS (
+    INSERT INTO store_views (product_id, day, visitor)
+    SELECT id, %(day)s, %(visitor)s FROM product
+    ON CONFLICT DO NOTHING
+)
+SELECT id::text, name, description, price, currency FROM product
+"""
 # Columns PATCH may set; names come from this tuple, never from the request.
 PATCHABLE = ("name", "description", "price", "currency")
 
@@ -67,12 +86,29 @@ class ProductRepository:
         return _out(db.fetch_one(ProductRecord, query, {"id": product_id, "org": organization_id}))
 
     def get_public(self, *, product_id: str) -> StoreProductOut | None:
-        return db.fetch_one(
-            StoreProductOut,
-            "SELECT id::text, name, description, price, currency"
-            " FROM products WHERE id = %s AND deleted_at IS NULL",
-            (product_id,),
-        )
+        return db.fetch_one(StoreProductOut, _PUBLIC, {"id": product_id})
+
+    def get_public_counted(
+        self, *, product_id: str, day: date, visitor: bytes
+    ) -> tuple[StoreProductOut | None, str | None]:
+        """The store view, and this view counted for the funnel in the same statement (one
+        round trip; none when the product is not found). When counting fails (a grant, a
+        lock or statement timeout, ...) the product is read again without it, on the same
+        connection: the second element then names the error. A connection that broke is
+        :func:`nexus.db.run`'s to retry."""
+        params = {"id": product_id, "day": day, "visitor": visitor}
+
+        def work(conn: db.Conn) -> tuple[StoreProductOut | None, str | None]:
+            rows = conn.cursor(row_factory=class_row(StoreProductOut))
+            try:
+                return rows.execute(_COUNTED, params).fetchone(), None
+            except psycopg.Error as exc:
+                if conn.broken or conn.closed:
+                    raise
+                failure = f"{type(exc).__name__} ({exc.sqlstate})"
+            return rows.execute(_PUBLIC, params).fetchone(), failure
+
+        return db.single(work)
 
     def update(
         self, *, organization_id: str, product_id: str, changes: dict[str, Any]

@@ -8,13 +8,14 @@ cannot be asked, a read shows the file the product had before (or none).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from nexus import files, pagination
 from nexus.errors import NotFound, found
-from nexus.identity import Identity
+from nexus.identity import Identity, Visitor
 from nexus.observability import logger
 from nexus.pagination import Cursor
+from nexus.products import visitors
 from nexus.products.models import (
     FileUploadIn,
     FileUploadOut,
@@ -144,6 +145,34 @@ def delete(who: Identity, raw_id: str, *, repo: ProductRepository = REPOSITORY) 
         raise NotFound(_NOT_FOUND)
 
 
-def store_view(raw_id: str, *, repo: ProductRepository = REPOSITORY) -> StoreProductOut:
+def store_view(
+    raw_id: str, visitor: Visitor | None = None, *, repo: ProductRepository = REPOSITORY
+) -> StoreProductOut:
+    """The public product page; a page shown to ``visitor`` is counted for the seller's funnel
+    (once per visitor per UTC day). Counting never fails the page: a failure is logged and
+    the page answers as it would uncounted."""
     product_id = pagination.require_id(raw_id, _NOT_FOUND)
-    return found(repo.get_public(product_id=product_id), _NOT_FOUND)
+    key = _visitor_key(visitor, product_id) if visitor is not None else None
+    if key is None:
+        return found(repo.get_public(product_id=product_id), _NOT_FOUND)
+    day, digest = key
+    product, failure = repo.get_public_counted(product_id=product_id, day=day, visitor=digest)
+    if failure is not None:
+        logger.warning(
+            "store page view not counted", extra={"product_id": product_id, "error": failure}
+        )
+    return found(product, _NOT_FOUND)
+
+
+def _visitor_key(visitor: Visitor, product_id: str) -> tuple[date, bytes] | None:
+    """Today's (UTC) key of the visitor; None, logged, when it cannot be made (the secret is
+    missing or Secrets Manager cannot be reached). Never the IP or User-Agent in a log."""
+    day = datetime.now(UTC).date()
+    try:
+        return day, visitors.visitor_key(visitor, day)
+    except Exception as exc:  # noqa: BLE001 - a view not counted must not fail the page
+        logger.warning(
+            "store page view not counted: no visitor key",
+            extra={"product_id": product_id, "error": type(exc).__name__},
+        )
+        return None
