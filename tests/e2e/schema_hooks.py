@@ -29,6 +29,8 @@ INEXPRESSIBLE: dict[tuple[tuple[str, ...], str], str] = {
     ),
     (("query", "from"), "must not be after 'to'"): "from <= to relates two parameters",
     (("query", "to"), "at most 366 days after 'from'"): "the 366-day span relates two parameters",
+    (("body", "from"), "must not be after 'to'"): "an export's from <= to relates two fields",
+    (("body", "to"), "at most 366 days after 'from'"): "an export's 366-day span, two fields",
     (("body", "date"), NOT_TODAY): "today's date, which a schema cannot name",
     (("body", "password"), "is one of the most common passwords"): "the common-password list",
     (("body", "password"), "must be 8 to 128 characters long"): (

@@ -411,6 +411,8 @@ ACCESS = {
         "secret:TokenEncryptionKeySecret",
         "secret:MetaAppSecret",
         "sqs-send:IngestQueue",
+        "sqs-send:ExportQueue",
+        "statement:s3:GetObject",
         "db:nexus_integrations",
     },
     "IngestFanoutFunction": {"sqs-send:IngestQueue", "db:nexus_fanout"},
@@ -432,6 +434,12 @@ ACCESS = {
         "secret:StripeSecretKeySecret",
         "sqs-send:NotifyQueue",
         "db:nexus_maintenance",
+    },
+    "ExportFunction": {
+        "sqs-poll:ExportQueue",
+        "statement:s3:PutObject",
+        "statement:s3:AbortMultipartUpload",
+        "db:nexus_export",
     },
 }
 
@@ -704,3 +712,50 @@ def test_email_queue_retries_then_dead_letters_and_ses_is_sent_as_the_identity_o
     schedule = resources["MaintenanceFunction"]["Properties"]["Events"]["Schedule"]
     assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "MaintenanceSchedule"}
     assert template["Parameters"]["WebBaseUrl"]["Default"] == "http://127.0.0.1:8080"
+
+
+def test_exports_queue_one_at_a_time_and_the_bucket_reaches_only_exports(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    queue = resources["ExportQueue"]["Properties"]
+    worker = merged(template, "ExportFunction")
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ExportDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    source = worker["Events"]["Exports"]["Properties"]
+    assert source["BatchSize"] == 1
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert env(template, "ExportFunction")["DB_USER"] == "nexus_export"
+    for name in ("ExportFunction", "IntegrationsFunction"):
+        assert env(template, name)["EXPORTS_BUCKET"] == {"Ref": "ExportsBucket"}, name
+        assert env(template, name)["EXPORT_QUEUE_URL"] == {"Ref": "ExportQueue"}, name
+        # Every S3 statement names exports/* of ExportsBucket, nothing wider.
+        for policy in resources[name]["Properties"]["Policies"]:
+            for statement in policy.get("Statement", []):
+                assert statement["Resource"] == {"Fn::Sub": "${ExportsBucket.Arn}/exports/*"}
+    bucket = resources["ExportsBucket"]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"),
+        True,
+    )
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (expire, _markers) = bucket["LifecycleConfiguration"]["Rules"]
+    assert expire["Prefix"] == "exports/"
+    assert expire["ExpirationInDays"] == {"Ref": "ExportRetentionDays"}
+    assert expire["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    # An export's link may be asked for up to EXPORT_EXPIRY_HOURS after the request (and the
+    # worker may take its Timeout first): the object outlives that.
+    from nexus.settings import Settings
+
+    metadata = Settings.model_fields["export_expiry_hours"].metadata
+    (most,) = [m.le for m in metadata if hasattr(m, "le")]
+    retention = template["Parameters"]["ExportRetentionDays"]["MinValue"]
+    assert retention * 86_400 > most * 3600 + worker["Timeout"]
+    (tls,) = resources["ExportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (tls["Effect"], tls["Condition"]) == (
+        "Deny",
+        {"Bool": {"aws:SecureTransport": "false"}},
+    )

@@ -291,6 +291,8 @@ class Stack:
         sam["AWS_ENDPOINT_URL"] = docker(urls["sqs"])
         sam["INGEST_QUEUE_URL"] = docker(queues["IngestQueue"])
         sam["INGEST_DLQ_URL"] = docker(queues["IngestDeadLetterQueue"])
+        sam["EXPORT_QUEUE_URL"] = docker(queues["ExportQueue"])
+        sam["EXPORTS_BUCKET"] = self.values["Ref:ExportsBucket"]
         self.sam_env_path = state.write_sam_env(self.args.data_dir, sam)
 
     def banner(self) -> None:

@@ -9,9 +9,10 @@ Where it acts:
   stack's outputs and resources);
 - otherwise ``INGEST_QUEUE_URL`` / ``INGEST_DLQ_URL`` and boto3's own configuration.
 
-Commands: ``queues [--queue ingest|notify]`` (depths), ``redrive [--queue ingest|notify]
-[--only transient]`` (``notify``: failed emails back to NotifyQueue; ``NOTIFY_QUEUE_URL`` /
-``NOTIFY_DLQ_URL`` without --local or --stack), ``fire [--date D]`` (run the
+Commands: ``queues [--queue ingest|notify|export]`` (depths), ``redrive [--queue
+ingest|notify|export] [--only transient]`` (``notify``: failed emails back to NotifyQueue;
+``NOTIFY_QUEUE_URL`` / ``NOTIFY_DLQ_URL`` without --local or --stack; ``export`` likewise with
+``EXPORT_*``), ``fire [--date D]`` (run the
 fan-out now, as the schedule would), ``sync ID [--date D]`` (queue one integration's job;
 reads its organization from ``DATABASE_URL``, with ``--local`` the stack's database),
 ``migrate`` (apply migrations to ``DATABASE_URL``).
@@ -68,6 +69,7 @@ def _stack(args: argparse.Namespace) -> dict[str, str]:
 QUEUES = {
     "ingest": ("IngestQueue", "IngestDeadLetterQueue", "INGEST_QUEUE_URL", "INGEST_DLQ_URL"),
     "notify": ("NotifyQueue", "NotifyDeadLetterQueue", "NOTIFY_QUEUE_URL", "NOTIFY_DLQ_URL"),
+    "export": ("ExportQueue", "ExportDeadLetterQueue", "EXPORT_QUEUE_URL", "EXPORT_DLQ_URL"),
 }
 
 
@@ -178,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             choices=sorted(QUEUES),
             default="ingest",
             help="ingest: IngestDeadLetterQueue -> IngestQueue (default); notify: failed emails,"
-            " NotifyDeadLetterQueue -> NotifyQueue (each is sent at most once: the outbox id)",
+            " NotifyDeadLetterQueue -> NotifyQueue (each is sent at most once: the outbox id);"
+            " export: ExportDeadLetterQueue -> ExportQueue (an export already done is not redone)",
         )
     # The classes a dead-lettered job can have: SQS dead-letters transient (and throttled)
     # jobs after maxReceiveCount without an error_class; the consumer marks the rest permanent.

@@ -84,6 +84,22 @@ class Settings(BaseModel):
     file_upload_seconds: int = Field(default=900, ge=60, le=3600)
     file_download_seconds: int = Field(default=900, ge=60, le=900)
 
+    # Analytics exports (contract §10, nexus.exports): the private bucket and the queue
+    # ExportFunction consumes; how long an export's link may be asked for after it was
+    # requested (ExportsBucket's lifecycle deletes the objects after ExportRetentionDays, more
+    # than this plus the worker's run); the multipart upload's part size (S3 refuses a part
+    # under 5 MiB but the last: smaller values are for tests against moto with its minimum
+    # lowered); rows per FETCH of the worker's server-side cursor; the time kept back from the
+    # invocation for aborting and giving the message back; how many receives an export that
+    # runs out of time gets before it is marked failed.
+    exports_bucket: str | None = None
+    export_queue_url: str | None = None
+    export_expiry_hours: int = Field(default=24, ge=1, le=24)
+    export_part_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=512 * 1024 * 1024)
+    export_batch_rows: int = Field(default=5000, ge=100, le=100_000)
+    export_deadline_margin_seconds: float = Field(default=30.0, ge=0, le=300)
+    export_max_attempts: int = Field(default=3, ge=1, le=10)
+
     # Provider access tokens are encrypted at rest with this AES-256 key (base64).
     token_encryption_key: str | None = None
     token_encryption_key_arn: str | None = None

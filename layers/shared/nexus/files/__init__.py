@@ -88,6 +88,12 @@ def _client() -> Any:
     return s3
 
 
+def presigning_client() -> Any:
+    """The S3 client whose presigned URLs are SigV4 (see above); ExportsBucket's download
+    links (nexus.exports.storage) are made with it too."""
+    return _client()
+
+
 def _ascii(name: str) -> str:
     """``name`` in ASCII: accents dropped (é is e), any other character beyond ASCII ``_``."""
     decomposed = unicodedata.normalize("NFKD", name)
