@@ -68,6 +68,10 @@ EXPECTED: dict[str, Callable[[Any], bool]] = {
     "meta_data_deletion_status": status(404),  # no deletion has that code
     "schedule": lambda r: r["jobs"] >= 1,
     "sqs_batch": lambda r: r == {"batchItemFailures": []},
+    "analytics_exports_create": status(202),
+    "analytics_exports_get": status(404),  # the demo has no export of that id
+    # An export the demo does not have: acknowledged (nothing to write), not retried.
+    "sqs_export": lambda r: r == {"batchItemFailures": []},
 }
 
 
