@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, coldstart, funnel, graph_requests, ingest, isolation
+from bench import api, coldstart, funnel, graph_requests, ingest, isolation, plans
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
         "which",
         nargs="?",
         default="all",
-        choices=["all", "coldstart", "api", "ingest", "graph", "isolation", "funnel"],
+        choices=["all", "coldstart", "api", "ingest", "graph", "isolation", "funnel", "plans"],
     )
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per handler (>= 9)")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per API route")
@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if args.which in ("all", "funnel") and funnel.run(args.seconds) != 0:
         return 1
+    if args.which in ("all", "plans"):
+        print()
+        if plans.run() != 0:
+            return 1
     return 0
 
 

@@ -13,6 +13,7 @@ from nexus.integrations import service
 from nexus.integrations.models import (
     AccountList,
     AnalyticsQuery,
+    AnalyticsSummaryQuery,
     CallbackIn,
     ConnectIn,
     Connection,
@@ -28,7 +29,6 @@ from nexus.integrations.models import (
     Queued,
     RunList,
     Summary,
-    SummaryQuery,
     SyncIn,
 )
 from nexus.meta import compliance, connect
@@ -116,7 +116,7 @@ def analytics_runs(who: Caller, query: Annotated[AnalyticsQuery, Query()]) -> Ru
     " counts whole, a decrease negative; reach is not summed), and the top content by views"
     " increase in the range.",
 )
-def analytics_summary(who: Caller, query: Annotated[SummaryQuery, Query()]) -> Summary:
+def analytics_summary(who: Caller, query: Annotated[AnalyticsSummaryQuery, Query()]) -> Summary:
     return service.summary(who, query)
 
 

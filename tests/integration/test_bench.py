@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from bench import api, funnel, ingest
+from bench import api, funnel, ingest, plans
 from nexus.observability import logger
 from tests.support.api import TEST_SECRETS
 
@@ -49,3 +49,18 @@ def test_funnel_bench_counts_every_visitor_it_sends(capsys: pytest.CaptureFixtur
     assert "without counting (baseline)" in out
     assert "2 statements, a new visitor each" in out
     assert "DATABASE_URL" not in os.environ
+
+
+def test_plans_bench_explains_every_analytics_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert plans.run(sellers=30, days=40, posts=5) == 0
+    out = capsys.readouterr().out
+    for read in ("metrics", "content", "accounts", "runs", "summary"):
+        assert f"- {read}" in out
+    explained = [line for line in out.splitlines() if line.startswith("    ") and " ms: " in line]
+    assert len(explained) == 6  # the summary is two statements
+    # Each shows the scans of the repository's statement as PostgreSQL ran it (at this size
+    # the planner may rightly scan small tables whole; the default size shows the indexes).
+    assert all("Scan analytics_" in line or "Scan ingestion_runs" in line for line in explained)
+    assert "FINDING" not in out

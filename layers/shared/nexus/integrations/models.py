@@ -280,7 +280,7 @@ Granularity = Literal["day", "week", "month"]
 TOP_CONTENT = 10
 
 
-class SummaryQuery(AnalyticsQuery):
+class AnalyticsSummaryQuery(AnalyticsQuery):
     granularity: Granularity = "day"
 
 

@@ -15,6 +15,7 @@ from nexus.db.where import Where
 from nexus.integrations.models import (
     AccountRow,
     AnalyticsQuery,
+    AnalyticsSummaryQuery,
     Bucket,
     ContentQuery,
     ContentRow,
@@ -22,7 +23,6 @@ from nexus.integrations.models import (
     MetricRow,
     MetricsQuery,
     Run,
-    SummaryQuery,
     TopContent,
 )
 
@@ -208,7 +208,8 @@ class IntegrationRepository:
         select = sql.SQL(
             "SELECT a.integration_id::text, i.provider, a.date, a.followers, a.follows, a.views,"
             " a.reach, a.engagements FROM analytics_account_daily a"
-            " JOIN integrations i ON i.id = a.integration_id WHERE {where}"
+            " JOIN integrations i ON i.id = a.integration_id AND i.organization_id = %(org)s"
+            " WHERE {where}"
             " ORDER BY a.date, a.integration_id"
         ).format(where=where.clause())
         return db.fetch_all(AccountRow, select, where.params)
@@ -245,7 +246,7 @@ class IntegrationRepository:
             for r in rows
         ]
 
-    def buckets(self, *, organization_id: str, query: SummaryQuery) -> list[Bucket]:
+    def buckets(self, *, organization_id: str, query: AnalyticsSummaryQuery) -> list[Bucket]:
         """Every bucket of the range (weeks from Monday, months from the 1st, clipped to the
         range), each the sum of the daily rollups in it: integrations x days rows read."""
         step = sql.Literal(f"1 {query.granularity}")
@@ -277,7 +278,7 @@ class IntegrationRepository:
         return db.fetch_all(Bucket, select, params)
 
     def top_content(
-        self, *, organization_id: str, query: SummaryQuery, window_days: int, limit: int
+        self, *, organization_id: str, query: AnalyticsSummaryQuery, window_days: int, limit: int
     ) -> list[TopContent]:
         """The content with the largest views increase in the range: per content that can
         have been observed in it (created within the post window before the range's end),
@@ -301,6 +302,7 @@ class IntegrationRepository:
             " l.comments AS m_comments, l.shares AS m_shares, l.saves AS m_saves,"
             " l.profile_visits AS m_profile_visits, l.follows AS m_follows"
             " FROM analytics_content c JOIN integrations i ON i.id = c.integration_id"
+            " AND i.organization_id = %(org)s"
             " CROSS JOIN LATERAL (SELECT * FROM analytics_daily_metrics x WHERE {probe}"
             " AND x.date BETWEEN %(start)s AND %(end)s ORDER BY x.date DESC LIMIT 1) l"
             " CROSS JOIN LATERAL (SELECT x.impressions FROM analytics_daily_metrics x"

@@ -13,6 +13,7 @@ from nexus.integrations.models import (
     TOP_CONTENT,
     AccountList,
     AnalyticsQuery,
+    AnalyticsSummaryQuery,
     ContentKey,
     ContentPage,
     ContentQuery,
@@ -26,7 +27,6 @@ from nexus.integrations.models import (
     Queued,
     RunList,
     Summary,
-    SummaryQuery,
     SyncIn,
 )
 from nexus.integrations.repository import AlreadyConnected, IntegrationRepository
@@ -176,7 +176,7 @@ def content(
 
 
 def summary(
-    who: Identity, query: SummaryQuery, *, repo: IntegrationRepository = REPOSITORY
+    who: Identity, query: AnalyticsSummaryQuery, *, repo: IntegrationRepository = REPOSITORY
 ) -> Summary:
     """Buckets of daily increases from the rollups, and the top content of the range."""
     org = who.organization_id
