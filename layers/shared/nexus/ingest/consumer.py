@@ -95,10 +95,9 @@ def account_range(snapshot: date, last_stored: date | None) -> tuple[date, date]
 
 
 def _account_days(client: GraphClient, target: Target, snapshot: date) -> list[AccountDay]:
-    """The account's days. A permission or metric the
-    account lacks (a pasted v1 token without read_insights, say) costs only these rows: the
-    posts are stored all the same. Throttling and transient failures propagate (the job is
-    retried whole)."""
+    """The account's days. A permission or metric the account lacks (a pasted v1 token
+    without read_insights, say) costs only these rows: the posts are stored all the same.
+    Throttling and transient failures propagate (the job is retried whole)."""
     first, last = account_range(snapshot, target.account_last)
     try:
         result = client.account_days(target.provider, target.external_id, first, last)
