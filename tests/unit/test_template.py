@@ -230,11 +230,113 @@ def test_authorizer_uses_simple_responses_cached_by_authorization_header(
 ) -> None:
     auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
     spec = auth["Authorizers"][auth["DefaultAuthorizer"]]
-    assert spec["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert spec["FunctionArn"] == {"Ref": "AuthorizerFunction.Alias"}  # SnapStart, below
     assert spec["EnableSimpleResponses"] is True
     assert spec["AuthorizerPayloadFormatVersion"] == "2.0"
     assert spec["Identity"]["Headers"] == ["Authorization"]
     assert 0 < spec["Identity"]["ReauthorizeEvery"] <= 300
+
+
+# SnapStart (docs/deploy.md, "SnapStart"): the properties of a function that are not part of
+# what a published version freezes; a version must not be republished for them alone
+# (CloudFormation refuses to publish a version identical to the last one).
+UNVERSIONED = ("Events", "Policies", "VersionDescription", "ReservedConcurrentExecutions", "Tags")
+
+
+def resolve_if(value: Any, conditions: dict[str, bool]) -> Any:
+    """``value`` with each Fn::If decided as CloudFormation would for ``conditions``."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        name, when_true, when_false = value["Fn::If"]
+        return resolve_if(when_true if conditions[name] else when_false, conditions)
+    if isinstance(value, dict):
+        return {k: resolve_if(v, conditions) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_if(v, conditions) for v in value]
+    return value
+
+
+def parameters_read(template: dict[str, Any], value: Any) -> set[str]:
+    """The template parameters ``value`` depends on: !Ref, ${Name} in !Sub, and those of the
+    conditions its Fn::If test."""
+    names = set(template["Parameters"])
+    if isinstance(value, list):
+        return set().union(*(parameters_read(template, v) for v in value))
+    if not isinstance(value, dict):
+        return set()
+    found: set[str] = set()
+    for key, inner in value.items():
+        if key == "Ref" and inner in names:
+            found.add(inner)
+        elif key == "Fn::Sub":
+            text, variables = (inner, {}) if isinstance(inner, str) else inner
+            found |= set(re.findall(r"\$\{(\w+)\}", text)) & names
+            found |= parameters_read(template, variables)
+        elif key == "Fn::If":
+            found |= parameters_read(template, template["Conditions"][inner[0]])
+            found |= parameters_read(template, inner[1:])
+        else:
+            found |= parameters_read(template, inner)
+    return found
+
+
+def test_snapstart_is_a_deploy_option_off_by_default(template: dict[str, Any]) -> None:
+    spec = template["Parameters"]["EnableSnapStart"]
+    assert (spec["Type"], spec["Default"], spec["AllowedValues"]) == (
+        "String",
+        "false",
+        ["true", "false"],
+    )
+    assert template["Conditions"]["SnapStartOn"] == {
+        "Fn::Equals": [{"Ref": "EnableSnapStart"}, "true"]
+    }
+    # SnapStart for Python needs 3.12 or later.
+    assert template["Globals"]["Function"]["Runtime"] == "python3.13"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_with_enable_snapstart_every_function_snapshots_its_published_versions(
+    template: dict[str, Any], enabled: bool
+) -> None:
+    """EnableSnapStart=true: SnapStart on the published versions of every function, except
+    the migration, which the Migrations custom resource invokes unqualified once per
+    deploy (a snapshot would be billed and never restored). Nothing SnapStart cannot be
+    combined with is set: provisioned concurrency, EFS, ephemeral storage over 512 MB."""
+    glob = template["Globals"]["Function"]
+    assert (glob["AutoPublishAlias"], glob["VersionDeletionPolicy"]) == ("live", "Delete")
+    for name in functions(template):
+        props = merged(template, name)
+        snapstart = resolve_if(props["SnapStart"], {"SnapStartOn": enabled})
+        on = enabled and name != "MigrationFunction"
+        assert snapstart == {"ApplyOn": "PublishedVersions" if on else "None"}, name
+        assert props["AutoPublishAlias"] == "live", name
+        assert not props.keys() & {"ProvisionedConcurrencyConfig", "FileSystemConfigs"}, name
+        assert props.get("EphemeralStorage", {"Size": 512})["Size"] <= 512, name
+
+
+def test_every_change_that_reaches_a_function_publishes_a_version(
+    template: dict[str, Any],
+) -> None:
+    """The alias serves a published version, so whatever changes a function must publish
+    another: its code or any property (AutoPublishAliasAllProperties), a layer's content
+    (PublishLambdaVersion), or a parameter it reads, whose value its VersionDescription
+    shows (a new description replaces the version). It names exactly those parameters:
+    one more would republish an unchanged function, which CloudFormation refuses."""
+    for layer in ("SharedLayer", "CryptoLayer"):
+        assert template["Resources"][layer]["Properties"]["PublishLambdaVersion"] is True
+    defaults = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
+    for name in functions(template):
+        props = merged(template, name)
+        assert props["AutoPublishAliasAllProperties"] is True, name
+        text = props["VersionDescription"]["Fn::Sub"]
+        versioned = {k: v for k, v in props.items() if k not in UNVERSIONED}
+        read = parameters_read(template, versioned)
+        assert set(re.findall(r"\$\{(\w+)\}", text)) == read, name
+        assert text == " ".join(
+            f"{p}=${{{p}}}" for p in sorted(read, key=lambda p: (p != "EnableSnapStart", p))
+        ), name
+        assert (name == "MigrationFunction") != ("EnableSnapStart" in read), name
+        # A version's description is at most 256 characters.
+        assert len(re.sub(r"\$\{(\w+)\}", lambda m: defaults[m[1]], text)) <= 200, name
 
 
 def test_only_the_public_routes_skip_the_authorizer() -> None:

@@ -227,9 +227,17 @@ def _ref_id(value: Any) -> str | None:
 
 
 def _function_id_from_arn(value: Any) -> str:
+    """The function behind an authorizer's FunctionArn: ``!GetAtt <Function>.Arn`` or the
+    function's SAM alias, ``!Ref <Function>.Alias`` (the local stack has no versions)."""
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return str(value["Fn::GetAtt"][0])
-    raise ValueError(f"authorizer FunctionArn must be !GetAtt <Function>.Arn, got {value!r}")
+    ref = value.get("Ref") if isinstance(value, dict) else None
+    if isinstance(ref, str) and ref.endswith(".Alias"):
+        return ref.removesuffix(".Alias")
+    raise ValueError(
+        "authorizer FunctionArn must be !GetAtt <Function>.Arn or !Ref <Function>.Alias,"
+        f" got {value!r}"
+    )
 
 
 def parse(

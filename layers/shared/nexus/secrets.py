@@ -35,6 +35,12 @@ def _provider() -> Any:
     return _current.provider
 
 
+def cache_clear() -> None:
+    """Forget this thread's provider and the values it cached (a SnapStart restore: the
+    next read fetches again, with new credentials)."""
+    _current.client = _current.provider = None
+
+
 def resolve_secret(value: str | None, arn: str | None, *, name: str) -> str:
     if value:
         return value

@@ -91,6 +91,13 @@ def _session() -> requests.Session:
     return _http[0]
 
 
+def close_session() -> None:
+    """Close the pooled connections; the next call opens a new session (a SnapStart restore
+    must not reuse a socket from the snapshot)."""
+    while _http:
+        _http.pop().close()
+
+
 class StripeClient:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
