@@ -113,11 +113,11 @@ def captured() -> Iterator[list[tuple[Any, Any]]]:
         seen.append((query, params))
         return real(row, query, params)
 
-    db.fetch_all = fetch_all  # type: ignore[assignment]
+    db.fetch_all = fetch_all
     try:
         yield seen
     finally:
-        db.fetch_all = real  # type: ignore[assignment]
+        db.fetch_all = real
 
 
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
