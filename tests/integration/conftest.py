@@ -67,7 +67,12 @@ def _local_aws() -> Iterator[LocalAws]:
 
 @pytest.fixture
 def files_bucket(_local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """FILES_BUCKET for every function: the bucket on the moto server (its name)."""
+    """FILES_BUCKET for every function: the bucket on the moto server (its name). The server
+    runs in this process and shares moto's state with the ``queues`` fixture's mock_aws,
+    whose start resets it: a bucket a test before emptied away is made again."""
+    s3 = _local_aws.client("s3")
+    if bucket_name("FilesBucket") not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        _local_aws.create_buckets(["FilesBucket"])
     for key, value in {
         "AWS_ENDPOINT_URL": _local_aws.url,
         "AWS_DEFAULT_REGION": "us-east-1",

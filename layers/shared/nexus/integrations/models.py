@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from nexus.identity import UUID, parse_id
 from nexus.models.common import (
+    NO_NUL,
     NOT_NULL,
     AccessToken,
     ApiModel,
@@ -120,10 +121,16 @@ class ConnectStarted(OutModel):
 
 class CallbackIn(ApiModel):
     code: Annotated[
-        str, StringConstraints(min_length=1, max_length=2048), AfterValidator(plain_text)
+        str,
+        StringConstraints(min_length=1, max_length=2048),
+        AfterValidator(plain_text),
+        text_schema(minLength=1, maxLength=2048, pattern=NO_NUL),
     ]
     state: Annotated[
-        str, StringConstraints(min_length=1, max_length=256), AfterValidator(plain_text)
+        str,
+        StringConstraints(min_length=1, max_length=256),
+        AfterValidator(plain_text),
+        text_schema(minLength=1, maxLength=256, pattern=NO_NUL),
     ]
 
 
