@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from walkthroughs import browser
 
 from nexus_local.fake_graph import FakeGraph, demo_pages
 from nexus_local.fake_meta import FakeMeta, appsecret_proof, demo_meta
@@ -21,36 +21,6 @@ V = "/v23.0"
 REDIRECT = "https://app.example/connect/callback"
 SCOPES = "pages_show_list,read_insights,instagram_basic,instagram_manage_insights"
 BAKERY_IG = "17841400000001010"
-
-
-@dataclass
-class Form:
-    fields: dict[str, str] = field(default_factory=dict)
-    boxes: list[str] = field(default_factory=list)
-    buttons: dict[str, str] = field(default_factory=dict)  # label -> value
-
-
-class Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[Form] = []
-        self._button: dict[str, str | None] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "form":
-            self.forms.append(Form())
-        elif tag == "input" and a.get("type") == "hidden":
-            self.forms[-1].fields[str(a["name"])] = str(a.get("value") or "")
-        elif tag == "input" and a.get("type") == "checkbox":
-            self.forms[-1].boxes.append(str(a["name"]))
-        elif tag == "button":
-            self._button = a
-
-    def handle_data(self, data: str) -> None:
-        if self._button is not None:
-            self.forms[-1].buttons[data.strip()] = str(self._button.get("value"))
-            self._button = None
 
 
 @dataclass
@@ -71,19 +41,14 @@ class Sandbox:
     def choose(
         self, label: str, decline: tuple[str, ...] = (), **params: str
     ) -> dict[str, list[str]]:
-        page = self.dialog(**params)
-        assert page.status_code == 200
-        assert page.headers["Content-Type"].startswith("text/html")
-        parser = Forms()
-        parser.feed(page.text)
-        form = next(f for f in parser.forms if label in f.buttons)
-        data = dict(form.fields, action=form.buttons[label])
-        data.update({box: "on" for box in form.boxes if box[len("perm_") :] not in decline})
-        answer = self.http.post(
-            self.base + V + "/dialog/oauth", data=data, allow_redirects=False, timeout=5
-        )
-        assert answer.status_code == 303
-        location = urlsplit(answer.headers["Location"])
+        answer = self.dialog(**params)
+        assert answer.status_code == 200
+        assert answer.headers["Content-Type"].startswith("text/html")
+        # Filled in and submitted as a browser does (the walk-throughs' browser).
+        page = browser.open_page(answer.url)
+        back = browser.submit(page, label, untick=tuple(f"perm_{s}" for s in decline))
+        assert back.status == 303 and back.location
+        location = urlsplit(back.location)
         assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
         return parse_qs(location.query, keep_blank_values=True)
 
@@ -130,13 +95,12 @@ def error(answer: requests.Response) -> dict[str, Any]:
 
 
 def test_the_dialog_lists_each_demo_user_with_a_box_per_permission(sandbox: Sandbox) -> None:
-    page = sandbox.dialog(scope=SCOPES)
-    parser = Forms()
-    parser.feed(page.text)
-    labels = [label for form in parser.forms for label in form.buttons]
+    page = browser.open_page(sandbox.dialog(scope=SCOPES).url)
+    labels = [label for form in page.forms for label in form.buttons]
     assert labels == ["Continue as Dana Demo", "Continue as Sam Sample", "Cancel"]
-    assert parser.forms[0].boxes == [f"perm_{s}" for s in SCOPES.split(",")]
-    assert "1010" in page.text
+    boxes = [(name, ticked) for name, _, ticked in page.forms[0].checkboxes]
+    assert boxes == [(f"perm_{s}", True) for s in SCOPES.split(",")]
+    assert "1010" in page.html
 
 
 def test_login_grants_a_code_a_token_and_the_users_pages(sandbox: Sandbox) -> None:
