@@ -24,7 +24,7 @@ help:
 	@echo "make local   start the local stack (HTTP API on 127.0.0.1:3000)"
 	@echo "make test    requirements drift, ruff, mypy, cfn-lint, checkov, sam build, all tests"
 	@echo "make unit    unit tests only (no PostgreSQL, no network, no local stack): seconds"
-	@echo "make bench   cold-start, API and ingestion benchmarks"
+	@echo "make bench   benchmarks: cold start, API, ingestion, Graph, isolation, funnel, plans, scale"
 	@echo "make walkthrough ARGS=account|commerce|connect|metrics   a README walk-through against make local"
 	@echo "make invoke ARGS=events/<name>.json      a SAM CLI event through make local's Lambda API"
 	@echo "make stripe ARGS=\"trigger <type> --order <id>\"   an event from make local's sandbox Stripe (also: events, resend, sessions)"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 
+import psycopg
 import pytest
 
-from bench import api, funnel, ingest, plans
+from bench import api, funnel, ingest, plans, scale
 from nexus.observability import logger
+from nexus_local import postgres
 from tests.support.api import TEST_SECRETS
 
 
@@ -64,3 +66,41 @@ def test_plans_bench_explains_every_analytics_read(
     # the planner may rightly scan small tables whole; the default size shows the indexes).
     assert all("Scan analytics_" in line or "Scan ingestion_runs" in line for line in explained)
     assert "FINDING" not in out
+
+
+def test_scale_bench_builds_its_data_sets_once_and_prints_every_figure(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A smoke run at a few thousand rows (the figures are for make bench, at 100k and 10M)
+    sizes = scale.Sizes(
+        small=(3_000, 1_000),
+        large=(9_000, 3_000),
+        read_rounds=1,
+        reads_per_round=2,
+        upsert_posts=20,
+        upsert_rounds=1,
+        fanout=120,
+        jobs=1,
+    )
+    assert scale.run(sizes) == 0
+    out = capsys.readouterr().out
+    assert "built the 3k data set with COPY" in out and "built the 9k data set with COPY" in out
+    for figure in ("1. Reads", "2. Upsert", "3. Export", "4. Fan-out of 120 integrations"):
+        assert figure in out
+    assert "answers differ" not in out
+    # The export ran in its own process through the worker and wrote every row of the big
+    # seller's year
+    export = out.split("3. Export", 1)[1].split("4. Fan-out", 1)[0]
+    for name in ("3k", "9k"):
+        url = postgres.replace_database(database_url, f"nexus_bench_scale_{name}")
+        with psycopg.connect(url) as conn:
+            (rows,) = conn.execute(  # type: ignore[misc]
+                "SELECT count(*) FROM analytics_daily_metrics m JOIN bench_data_set b"
+                " ON m.organization_id = b.big_org"
+            ).fetchone()
+        assert rows > 0 and f" {rows:,} " in export, (name, rows, export)
+    assert "120 jobs (120 distinct integrations, 120 messages), 12 SendMessageBatch calls" in out
+    # And a second run finds both data sets built: nothing is copied again
+    assert scale.run(sizes) == 0
+    assert "built the" not in capsys.readouterr().out
+    assert os.environ["DATABASE_URL"] == database_url

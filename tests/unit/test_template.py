@@ -212,7 +212,11 @@ def test_ingest_queue_visibility_redrive_and_dead_letter_retention(
     source = consumer["Events"]["Jobs"]["Properties"]
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["BatchSize"] <= 10
-    assert source["ScalingConfig"]["MaximumConcurrency"] >= 2
+    # SQS's MaximumConcurrency takes 2..1000: the parameter cannot ask for less or more.
+    assert source["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "IngestConcurrency"}
+    concurrency = template["Parameters"]["IngestConcurrency"]
+    assert (concurrency["MinValue"], concurrency["MaxValue"]) == (2, 1000)
+    assert 2 <= concurrency["Default"] <= 1000
 
 
 def test_fanout_runs_on_a_retrying_schedule_with_the_scheduled_time(

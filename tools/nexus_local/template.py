@@ -394,7 +394,9 @@ def _event_sources(
                         batching_window=int(ev.get("MaximumBatchingWindowInSeconds", 0)),
                         report_failures="ReportBatchItemFailures"
                         in (ev.get("FunctionResponseTypes") or []),
-                        max_concurrency=int(scaling.get("MaximumConcurrency", 2)),
+                        max_concurrency=int(
+                            _resolve(scaling.get("MaximumConcurrency", 2), parameters) or 2
+                        ),
                     )
                 )
             elif event.get("Type") in ("Schedule", "ScheduleV2"):
