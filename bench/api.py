@@ -32,6 +32,8 @@ SECRETS = {
     "STRIPE_SECRET_KEY": "sk_test_bench",
     "STRIPE_WEBHOOK_SECRET": "whsec_bench",
     "VISITOR_KEY": "bench-visitor-key-" + "v" * 32,
+    # registration seals the verification link's token
+    "TOKEN_ENCRYPTION_KEY": "bench-token-encryption-key-" + "t" * 32,
     "BCRYPT_ROUNDS": "4",
 }
 
