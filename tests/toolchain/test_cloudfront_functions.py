@@ -195,3 +195,15 @@ def test_api_paths_reach_the_http_api_without_the_prefix() -> None:
         assert result["querystring"] == query
         assert result["method"] == "POST"
         assert result["headers"]["authorization"] == {"value": "Bearer t"}
+
+
+def test_the_local_web_server_maps_every_path_as_the_distribution_does() -> None:
+    """tools/nexus_local/web.py (make local's web server) and WebRouteFunction implement the
+    one mapping: for every path above whose file exists, the same file."""
+    web = pytest.importorskip("nexus_local.web", reason="the local web server is not here")
+    paths = [uri for uri, _ in ROUTES if "%" not in uri and len(uri) < 512]
+    local = {uri: web.web_path(uri) for uri in paths}
+    results = run(
+        "WebRouteFunction", [viewer_request(uri) for uri in paths], keys=list(local.values())
+    )
+    assert {uri: r["uri"] for uri, r in zip(paths, results, strict=True)} == local
