@@ -279,3 +279,22 @@ def test_the_outputs_name_what_make_deploy_web_reads(template: dict[str, Any]) -
         "Fn::GetAtt": ["WebDistribution", "DomainName"]
     }
     assert "WebApiUrl" in outputs and "ApiUrl" in outputs
+
+
+def test_a_domain_of_its_own_comes_with_its_certificate(template: dict[str, Any]) -> None:
+    # A WebDomainName without WebCertificateArn is refused before anything is made, rather
+    # than quietly serving the cloudfront.net name.
+    rule = template["Rules"]["WebDomainNeedsItsCertificate"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebDomainName"}, ""]}]}
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebCertificateArn"}, ""]}]}
+    condition, own, _ = distribution(template)["ViewerCertificate"]["Fn::If"]
+    assert condition == "HasWebDomain"
+    assert own == {
+        "AcmCertificateArn": {"Ref": "WebCertificateArn"},
+        "SslSupportMethod": "sni-only",
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+    }
+    assert distribution(template)["Aliases"] == {
+        "Fn::If": ["HasWebDomain", [{"Ref": "WebDomainName"}], {"Ref": "AWS::NoValue"}]
+    }
