@@ -102,7 +102,7 @@ validate: $(SAM) $(CHECKOV)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV) --config-file .checkov.yaml -f template.yaml -f waf.yaml --framework cloudformation --quiet --compact --skip-download
 
 .PHONY: test
-test: venv node check-requirements lint validate build
+test: venv node $(AWS) check-requirements lint validate build
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The inner loop: tests/unit never starts PostgreSQL nor spawns a tool (tests/toolchain does,

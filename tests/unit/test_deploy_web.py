@@ -4,58 +4,13 @@ and ETag)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from nexus_ops import deploy_web
 from nexus_ops.deploy_web import DeployError
 
-STORE = "arn:aws:cloudfront::123456789012:key-value-store/0a1b"
-OUTPUTS = {
-    "WebBucketName": "nexus-sales-dev-webbucket-1x2y",
-    "WebFilesStoreArn": STORE,
-    "WebDistributionId": "E2EXAMPLE",
-    "ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com",
-}
-
-
-class FakeAws:
-    """The AWS CLI as deploy_web uses it: API calls answer JSON, s3 commands just run."""
-
-    def __init__(self, keys: list[str], outputs: dict[str, str] = OUTPUTS) -> None:
-        self.keys = set(keys)
-        self.outputs = outputs
-        self.etag = 1
-        self.calls: list[tuple[str, ...]] = []
-
-    def run(self, *args: str) -> None:
-        self.calls.append(args)
-
-    def __call__(self, *args: str) -> Any:
-        self.calls.append(args)
-        command = args[:2]
-        if command == ("cloudformation", "describe-stacks"):
-            outputs = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
-            return {"Stacks": [{"Outputs": outputs}]}
-        if command == ("cloudfront-keyvaluestore", "list-keys"):  # the CLI joins the pages
-            return {"Items": [{"Key": k, "Value": "1"} for k in sorted(self.keys)]}
-        if command == ("cloudfront-keyvaluestore", "describe-key-value-store"):
-            return {"ETag": f"etag-{self.etag}"}
-        if command == ("cloudfront-keyvaluestore", "update-keys"):
-            assert _arg(args, "--if-match") == f"etag-{self.etag}", "a stale ETag"
-            self.etag += 1
-            self.keys |= {p["Key"] for p in json.loads(_arg(args, "--puts") or "[]")}
-            self.keys -= {d["Key"] for d in json.loads(_arg(args, "--deletes") or "[]")}
-            return {"ETag": f"etag-{self.etag}"}
-        if command == ("cloudfront", "create-invalidation"):
-            return {"Invalidation": {"Id": "I1"}}
-        raise AssertionError(f"unexpected aws call {args}")
-
-
-def _arg(args: tuple[str, ...], name: str) -> str | None:
-    return args[args.index(name) + 1] if name in args else None
+from tests.support.deploy_web import FakeAws, arg
 
 
 @pytest.fixture
@@ -114,7 +69,7 @@ def test_a_deploy_uploads_lists_the_files_prunes_and_invalidates_in_that_order(
     assert first_sync < min(puts) and max(puts) < min(deletes) < pruning < invalidation
     assert invalidation == len(steps) - 1
     assert aws.calls[invalidation][-2:] == ("--paths", "/*")
-    assert _arg(aws.calls[invalidation], "--distribution-id") == "E2EXAMPLE"
+    assert arg(aws.calls[invalidation], "--distribution-id") == "E2EXAMPLE"
 
 
 def test_every_upload_names_its_cache_control_and_the_404_page_its_status(site: Path) -> None:
@@ -122,15 +77,15 @@ def test_every_upload_names_its_cache_control_and_the_404_page_its_status(site: 
     deploy_web.deploy(aws, "nexus-sales-dev", site)
     uploads = [c for c in aws.calls if c[0] == "s3" and "--delete" not in c]
     bucket = "s3://nexus-sales-dev-webbucket-1x2y/"
-    controls = {_arg(c, "--cache-control") for c in uploads}
+    controls = {arg(c, "--cache-control") for c in uploads}
     assert controls == {"no-cache", "public, max-age=86400", "public, max-age=300"}
     assert all(c[3].startswith(bucket) for c in uploads)
     (page,) = [c for c in uploads if c[1] == "cp"]
     assert page[2].endswith("404.html") and page[3] == f"{bucket}404.html"
-    assert _arg(page, "--metadata") == "status=404"
-    assert _arg(page, "--cache-control") == "no-cache"
+    assert arg(page, "--metadata") == "status=404"
+    assert arg(page, "--cache-control") == "no-cache"
     # the HTML pass leaves the 404 page to that copy
-    (html,) = [c for c in uploads if _arg(c, "--cache-control") == "no-cache" and c[1] == "sync"]
+    (html,) = [c for c in uploads if arg(c, "--cache-control") == "no-cache" and c[1] == "sync"]
     assert html[html.index("--include") + 1] == "*.html" and "404.html" in html
     (prune,) = [c for c in aws.calls if "--delete" in c]
     assert prune[:4] == ("s3", "sync", f"{site}/", bucket)

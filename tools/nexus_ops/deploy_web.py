@@ -24,7 +24,7 @@ import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,9 +87,10 @@ class Cli(Protocol):
 
 @dataclass
 class Aws:
-    """The AWS CLI, its answers read as JSON."""
+    """The AWS CLI, its answers read as JSON; ``env``: its environment (else this process's)."""
 
     command: Sequence[str]
+    env: Mapping[str, str] | None = None
 
     def __call__(self, *args: str) -> Any:
         done = subprocess.run(
@@ -97,6 +98,7 @@ class Aws:
             capture_output=True,
             text=True,
             check=False,
+            env=self.env,
         )
         if done.returncode != 0:
             raise DeployError(f"aws {' '.join(args[:2])} failed: {done.stderr.strip()}")
@@ -105,7 +107,7 @@ class Aws:
 
     def run(self, *args: str) -> None:
         """A command whose progress is the user's to see (s3 sync)."""
-        done = subprocess.run([*self.command, *args], check=False)
+        done = subprocess.run([*self.command, *args], check=False, env=self.env)
         if done.returncode != 0:
             raise DeployError(f"aws {' '.join(args[:2])} failed (exit {done.returncode})")
 
