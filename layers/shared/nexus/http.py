@@ -256,7 +256,8 @@ def _origin_values() -> tuple[str, ...]:
 def from_distribution(headers: Mapping[str, str]) -> bool:
     """Whether the request carries the origin-verify secret CloudFront adds (``headers`` with
     lower-case names); every accepted value is compared, each in constant time."""
-    presented = headers.get(ORIGIN_VERIFY_HEADER, "").encode()
+    # "replace": a hostile header with a lone surrogate is a mismatch, not a 500.
+    presented = headers.get(ORIGIN_VERIFY_HEADER, "").encode(errors="replace")
     matched = False
     for value in _origin_values():
         matched |= hmac.compare_digest(presented, value.encode())
