@@ -9,10 +9,17 @@ PYTHON ?= $(shell if [ -x "$(PYENV_ROOT)/versions/$(PYTHON_VERSION)/bin/python3"
 UV_VERSION := 0.13.9
 SAM_VERSION := 1.170.0
 CHECKOV_VERSION := 3.3.30
+# The AWS CLI for make deploy-web; [crt]: CloudFront KeyValueStore's API is signed with SigV4A.
+AWSCLI_VERSION := 1.46.3
 TOOLS := .tools
 UV := $(TOOLS)/uv/bin/uv
 SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
+AWS := $(TOOLS)/awscli/bin/aws
+# make deploy-waf / deploy-web ENV=dev|prod: the environment of samconfig.toml, and its main
+# stack's name.
+STACK ?= nexus-sales-$(ENV)
+CHECK_ENV = @case "$(ENV)" in dev|prod) ;; *) echo "ENV=dev or ENV=prod, not '$(ENV)'"; exit 1;; esac
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
@@ -29,6 +36,8 @@ help:
 	@echo "make invoke ARGS=events/<name>.json      a SAM CLI event through make local's Lambda API"
 	@echo "make stripe ARGS=\"trigger <type> --order <id>\"   an event from make local's sandbox Stripe (also: events, resend, sessions)"
 	@echo "make meta ARGS=\"deauthorize|data-deletion --user 5050\"   a signed Meta compliance callback to make local (also: status <code>)"
+	@echo "make deploy-waf ENV=dev|prod   the web distribution's WAF stack (us-east-1; docs/deploy.md)"
+	@echo "make deploy-web ENV=dev|prod   web/ onto the deployed stack: upload, file list, CloudFront invalidation"
 
 $(PYTHON):
 	@command -v pyenv >/dev/null && pyenv install -s $(PYTHON_VERSION) || { echo "Python $(PYTHON_VERSION) not found (install pyenv or python3.13)"; exit 1; }
@@ -49,6 +58,16 @@ $(SAM): | $(UV)
 $(CHECKOV): | $(UV)
 	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/checkov
 	VIRTUAL_ENV=$(TOOLS)/checkov $(UV) pip install --quiet checkov==$(CHECKOV_VERSION)
+
+$(AWS): | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(TOOLS)/awscli
+	VIRTUAL_ENV=$(TOOLS)/awscli $(UV) pip install --quiet "awscli[crt]==$(AWSCLI_VERSION)"
+
+# Node.js runs the CloudFront Functions' code in tests/toolchain; the machine image has it,
+# a clean Debian machine without it gets Debian's package (CI runs as root).
+.PHONY: node
+node:
+	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs; }
 
 .PHONY: venv
 venv: $(VENV)/.synced
@@ -79,10 +98,11 @@ lint: venv
 .PHONY: validate
 validate: $(SAM) $(CHECKOV)
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
-	BC_SKIP_MAPPING=TRUE $(CHECKOV) --config-file .checkov.yaml -f template.yaml --framework cloudformation --quiet --compact --skip-download
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1 --template waf.yaml
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) --config-file .checkov.yaml -f template.yaml -f waf.yaml --framework cloudformation --quiet --compact --skip-download
 
 .PHONY: test
-test: venv check-requirements lint validate build
+test: venv node $(AWS) check-requirements lint validate build
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The inner loop: tests/unit never starts PostgreSQL nor spawns a tool (tests/toolchain does,
@@ -149,3 +169,19 @@ stripe: venv
 .PHONY: meta
 meta: venv
 	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_local.meta_cli $(ARGS)
+
+# The web distribution's WAF web ACL: its own stack in us-east-1, where CloudFront's web ACLs
+# must be (samconfig.toml's waf-<env>); its WebAclArn output is the main stack's parameter.
+.PHONY: deploy-waf
+deploy-waf: $(SAM)
+	$(CHECK_ENV)
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env waf-$(ENV)
+
+# web/ onto the stack STACK (nexus-sales-<ENV>), read from its outputs: upload with
+# Cache-Control per kind of file, the file list in WebFilesStore, then CloudFront's
+# invalidation (tools/nexus_ops/deploy_web.py; AWS credentials and the stack's region from
+# the environment, as for sam deploy).
+.PHONY: deploy-web
+deploy-web: venv $(AWS)
+	$(CHECK_ENV)
+	PYTHONPATH=layers/shared:tools $(VENV)/bin/python -m nexus_ops.deploy_web --stack $(STACK) --aws $(AWS) $(ARGS)

@@ -60,6 +60,17 @@ def test_the_premises_of_the_skips_hold() -> None:
         if name != logs:
             target = bucket["LoggingConfiguration"]["DestinationBucketName"]
             assert target == {"Ref": logs}, name
+    # CKV_AWS_86: the one distribution has the WAF web ACL whenever one is given (its logs
+    # are the access logs), and CKV_AWS_174: with a domain of its own it requires TLS 1.2.
+    distributions = of_type("AWS::CloudFront::Distribution")
+    assert len(distributions) == 1
+    config = distributions[0]["DistributionConfig"]
+    assert config["WebACLId"] == {
+        "Fn::If": ["HasWebAcl", {"Ref": "WebAclArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    condition, own, default = config["ViewerCertificate"]["Fn::If"]
+    assert condition == "HasWebDomain" and own["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    assert default == {"CloudFrontDefaultCertificate": True}
     # CKV_AWS_149 (each secret readable only by the functions that use it) and CKV_AWS_173
     # (no secret in a function's environment) are pinned in test_template.py, by
     # test_least_privilege_per_function and test_secrets_come_from_secrets_manager_...

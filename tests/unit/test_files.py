@@ -47,7 +47,38 @@ def test_upload_url_is_sigv4_and_signs_type_and_length() -> None:
     assert "Signature" not in query  # no SigV2 query authentication
     assert signed.headers == {"Content-Type": "application/pdf", "Content-Length": "1234"}
     assert signed.expires_in == 900
-    assert urlsplit(signed.url).hostname == "nexus-files-test.s3.amazonaws.com"
+    # Regional and virtual-hosted: the origin the web app's CSP names (template.yaml)
+    assert urlsplit(signed.url).hostname == "nexus-files-test.s3.us-east-1.amazonaws.com"
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-east-1"])
+def test_on_aws_urls_name_the_buckets_regional_endpoint(
+    monkeypatch: pytest.MonkeyPatch, region: str
+) -> None:
+    # The global endpoint (<bucket>.s3.amazonaws.com) redirects for a new bucket outside
+    # us-east-1, which a browser's CORS preflight does not follow.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    aws.cache_clear()
+    upload = urlsplit(files.upload("k", content_type="text/plain", size=1).url)
+    download = urlsplit(files.download_url("k", "a.txt"))
+    expected = f"nexus-files-test.s3.{region}.amazonaws.com"
+    assert (upload.scheme, upload.hostname, upload.path) == ("https", expected, "/k")
+    assert download.hostname == expected
+    assert f"/{region}/s3/aws4_request" in _query(upload.geturl())["X-Amz-Credential"]
+
+
+def test_with_an_endpoint_of_its_own_the_url_is_that_endpoints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The local stack (and the CSP's local connect-src): the endpoint's origin, path style
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    aws.cache_clear()
+    url = urlsplit(files.upload("products/p/u/a.pdf", content_type="text/plain", size=1).url)
+    assert (url.scheme, url.netloc, url.path) == (
+        "http",
+        "127.0.0.1:4566",
+        "/nexus-files-test/products/p/u/a.pdf",
+    )
 
 
 def test_upload_expiry_follows_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -408,9 +408,12 @@ def test_api_access_logs_are_json_with_retention(template: dict[str, Any]) -> No
     }
 
 
-def test_cors_origins_come_from_a_parameter(template: dict[str, Any]) -> None:
+def test_the_one_origin_cors_allows_is_the_web_apps(template: dict[str, Any]) -> None:
     cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
-    assert cors["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
+    assert cors["AllowOrigins"] == [{"Ref": "WebBaseUrl"}]
+    # the file upload goes from that origin straight to FilesBucket
+    files = template["Resources"]["FilesBucket"]["Properties"]["CorsConfiguration"]
+    assert files["CorsRules"][0]["AllowedOrigins"] == [{"Ref": "WebBaseUrl"}]
     assert "Authorization" in cors["AllowHeaders"]
 
 
@@ -498,14 +501,21 @@ ACCESS = {
     "MigrationFunction": {"secret:DbCluster.MasterUserSecret.SecretArn"},
     "AuthorizerFunction": {"secret:JwtSecret"},
     "AuthFunction": {
+        "secret:OriginVerifySecret",
         "secret:JwtSecret",
         "secret:PasswordPepperSecret",
         "secret:TokenEncryptionKeySecret",
         "sqs-send:NotifyQueue",
         "db:nexus_auth",
     },
-    "ProductsFunction": {"db:nexus_products", "statement:s3:GetObject", "statement:s3:PutObject"},
+    "ProductsFunction": {
+        "secret:OriginVerifySecret",
+        "db:nexus_products",
+        "statement:s3:GetObject",
+        "statement:s3:PutObject",
+    },
     "CheckoutFunction": {
+        "secret:OriginVerifySecret",
         "secret:StripeSecretKeySecret",
         "secret:StripeWebhookSecret",
         "secret:VisitorKeySecret",
@@ -514,6 +524,7 @@ ACCESS = {
         "db:nexus_checkout",
     },
     "IntegrationsFunction": {
+        "secret:OriginVerifySecret",
         "secret:TokenEncryptionKeySecret",
         "secret:MetaAppSecret",
         "sqs-send:IngestQueue",

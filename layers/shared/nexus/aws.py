@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from nexus.settings import get_settings
@@ -42,10 +43,11 @@ class _Clients(threading.local):
 _cache = _Clients()
 
 
-def config(*, read_timeout: float | None = None) -> Any:
+def config(*, read_timeout: float | None = None, s3: Mapping[str, str] | None = None) -> Any:
     """The botocore Config every client gets. ``read_timeout`` overrides the setting for a
     call that legitimately waits longer (a synchronous Lambda invoke waits for the function;
-    a long poll must wait less than the read timeout: the redrive polls for 1 s)."""
+    a long poll must wait less than the read timeout: the redrive polls for 1 s); ``s3`` is
+    botocore's S3 configuration (addressing style, regional endpoint), for nexus.files."""
     from botocore.config import Config
 
     settings = get_settings()
@@ -53,16 +55,24 @@ def config(*, read_timeout: float | None = None) -> Any:
         connect_timeout=settings.aws_connect_timeout_seconds,
         read_timeout=read_timeout or settings.aws_read_timeout_seconds,
         retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts},
+        s3=dict(s3) if s3 else None,
     )
 
 
-def client(service: str, *, read_timeout: float | None = None, **options: str) -> Any:
+def client(
+    service: str,
+    *,
+    read_timeout: float | None = None,
+    s3: Mapping[str, str] | None = None,
+    **options: str,
+) -> Any:
     """A cached boto3 client for ``service`` with the layer's timeouts. ``options`` go to
     ``boto3.client`` as they are (an explicit ``endpoint_url``, ``region_name``, keys)."""
     settings = get_settings()
     key = (
         service,
         read_timeout,
+        tuple(sorted((s3 or {}).items())),
         tuple(sorted(options.items())),
         tuple(os.environ.get(name) for name in _ENVIRONMENT),
         os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}"),
@@ -77,7 +87,7 @@ def client(service: str, *, read_timeout: float | None = None, **options: str) -
         # A session of its own per client: boto3's default session is shared by every
         # thread, and a session resolves credentials once.
         found = boto3.session.Session().client(
-            service, config=config(read_timeout=read_timeout), **options
+            service, config=config(read_timeout=read_timeout, s3=s3), **options
         )
         _cache.clients[key] = found
     return found

@@ -39,6 +39,13 @@ class Unauthorized(NexusError):
     status, title, slug = 401, "Unauthorized", "unauthorized"
 
 
+class Forbidden(NexusError):
+    """The request did not come the way this API is served (nexus.http's origin check); never
+    used for another tenant's object, which is a 404."""
+
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
 class NotFound(NexusError):
     status, title, slug = 404, "Not Found", "not-found"
 

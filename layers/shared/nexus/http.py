@@ -5,6 +5,10 @@
 - :func:`handle` guards the raw event before routing: body size (413), content type and
   encoding (400). Bodies are JSON, but on the routes a function declares to take a form
   (``form_routes``: Meta's callbacks), which take ``application/x-www-form-urlencoded`` only.
+- :func:`handle` also refuses (403) a request that did not come through the web distribution
+  when ``ORIGIN_VERIFY_REQUIRED`` is set: CloudFront adds the origin-verify secret header
+  (:func:`from_distribution`), so a direct call to the execute-api endpoint cannot go around
+  the distribution's WAF; the webhooks third parties sign (:data:`SIGNED_ROUTES`) are exempt.
 - :data:`Caller` is the dependency (Powertools ``Depends``) that reads the caller from the
   Lambda authorizer's context: the only place a protected handler learns who is calling.
 
@@ -18,7 +22,7 @@ import binascii
 import hmac
 import ipaddress
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from http import HTTPStatus
 from typing import Annotated, Any, cast
 
@@ -37,14 +41,17 @@ from pydantic import BaseModel, SecretStr
 from nexus import strict_json
 from nexus.errors import (
     BadRequest,
+    Forbidden,
     NexusError,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
 )
 from nexus.identity import Identity, Visitor
 from nexus.observability import logger
+from nexus.secrets import resolve_secret
 from nexus.settings import get_settings
 
 PROBLEM_JSON = "application/problem+json"
@@ -198,6 +205,79 @@ def _guard(
     return None
 
 
+# The header CloudFront adds to every origin request (its value: the origin-verify secret).
+ORIGIN_VERIFY_HEADER = "x-origin-verify"
+
+# Routes third parties call at the API's own endpoint, each authenticating itself by a
+# signature its handler checks on the raw body (Stripe-Signature; Meta's signed_request): the
+# origin check does not apply to them (docs/deploy.md, "Web app").
+SIGNED_ROUTES = frozenset(
+    {
+        ("POST", "/webhooks/stripe"),
+        ("POST", "/webhooks/meta/deauthorize"),
+        ("POST", "/webhooks/meta/data-deletion"),
+    }
+)
+
+
+def _accepted_values(raw: str) -> tuple[str, ...]:
+    """The values the origin-verify secret accepts: a plain string, or the AWS secret's JSON
+    ``{"current": ..., "previous": ...}`` (previous empty but during a rotation)."""
+    if raw.lstrip().startswith("{"):
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            keys = ("current", "previous")
+            return tuple(v for k in keys if isinstance(v := doc.get(k), str) and v)
+    return (raw,) if raw else ()
+
+
+def _origin_values() -> tuple[str, ...]:
+    settings = get_settings()
+    configured = settings.origin_verify_secret or settings.origin_verify_secret_arn
+    if not configured and not settings.origin_verify_required:
+        return ()
+    try:  # required but not configured: resolve_secret's 503, a deployment error
+        raw = resolve_secret(
+            settings.origin_verify_secret,
+            settings.origin_verify_secret_arn,
+            name="origin-verify secret",
+        )
+    except NexusError:
+        raise
+    except Exception as exc:  # Secrets Manager unreachable or refusing: not the client's fault
+        logger.warning("origin-verify secret not read", extra={"error": type(exc).__name__})
+        raise ServiceUnavailable("The service is briefly unavailable.", retry_after=2) from exc
+    return _accepted_values(raw)
+
+
+def from_distribution(headers: Mapping[str, str]) -> bool:
+    """Whether the request carries the origin-verify secret CloudFront adds (``headers`` with
+    lower-case names); every accepted value is compared, each in constant time."""
+    # "replace": a hostile header with a lone surrogate is a mismatch, not a 500.
+    presented = headers.get(ORIGIN_VERIFY_HEADER, "").encode(errors="replace")
+    matched = False
+    for value in _origin_values():
+        matched |= hmac.compare_digest(presented, value.encode())
+    return matched
+
+
+def _origin_check(event: dict[str, Any]) -> NexusError | None:
+    """403 for a request that did not come through the web distribution, when the check is
+    on (ORIGIN_VERIFY_REQUIRED) and the route is not one of the signed webhooks."""
+    if not get_settings().origin_verify_required or _route(event) in SIGNED_ROUTES:
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    try:
+        if from_distribution(headers):
+            return None
+    except NexusError as exc:
+        return exc
+    return Forbidden("Call this API through the web app's origin, under /api.")
+
+
 def _no_content(result: dict[str, Any]) -> dict[str, Any]:
     """A 204 has no body (the resolver would serialise the handler's None as "null")."""
     if result.get("statusCode") == HTTPStatus.NO_CONTENT:
@@ -220,7 +300,7 @@ def handle(
     (the functions whose answers carry tokens); ``form_routes``, the (method, template path)
     of the routes whose body is a form instead of JSON (Meta's callbacks), read raw by their
     handler."""
-    rejection = _guard(event, form_routes)
+    rejection = _origin_check(event) or _guard(event, form_routes)
     if rejection is not None:
         response = problem_from(rejection)
         headers = dict(response.headers)
@@ -255,9 +335,6 @@ def caller(request: Request) -> Identity:
 
 Caller = Annotated[Identity, Depends(caller)]
 
-# The header CloudFront adds to every origin request (its value: ORIGIN_VERIFY_SECRET).
-ORIGIN_VERIFY_HEADER = "x-origin-verify"
-
 
 def _viewer_address(value: str | None) -> str | None:
     """The IP in CloudFront-Viewer-Address (``198.51.100.10:46532``, ``2001:db8::1:46532``)."""
@@ -271,10 +348,7 @@ def _viewer_address(value: str | None) -> str | None:
 
 
 def _client_ip(event: APIGatewayProxyEventV2, headers: dict[str, str]) -> str:
-    secret = get_settings().origin_verify_secret
-    if secret and hmac.compare_digest(
-        headers.get(ORIGIN_VERIFY_HEADER, "").encode(), secret.encode()
-    ):
+    if from_distribution(headers):
         viewer = _viewer_address(headers.get("cloudfront-viewer-address"))
         if viewer is not None:
             return viewer

@@ -48,9 +48,15 @@ class Settings(BaseModel):
     login_max_failures: int = Field(default=5, ge=1)
     # Failed logins counted per client IP (across accounts) in the same window.
     login_ip_limit: int = Field(default=20, ge=1)
-    # The secret header CloudFront adds to origin requests: only then is the viewer address
-    # it forwards (CloudFront-Viewer-Address) trusted as the client IP.
+    # The secret header CloudFront adds to origin requests (X-Origin-Verify): only then is
+    # the viewer address it forwards (CloudFront-Viewer-Address) trusted as the client IP,
+    # and with ORIGIN_VERIFY_REQUIRED a request without it is refused (403), so that nothing
+    # reaches the API around the distribution and its WAF (nexus.http, docs/deploy.md). The
+    # value is a plain string, or a JSON object {"current", "previous"} (the secret's shape on
+    # AWS; both are accepted while a rotation reaches every CloudFront edge).
     origin_verify_secret: str | None = None
+    origin_verify_secret_arn: str | None = None
+    origin_verify_required: bool = False
     login_window_seconds: int = Field(default=900, ge=60)
     # Verification and reset e-mails: at most this many per address per hour (contract §7).
     link_emails_per_hour: int = Field(default=5, ge=1)

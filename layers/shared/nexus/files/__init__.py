@@ -16,12 +16,22 @@ signature version, and a SigV2 URL signs neither header's length. The client com
 :func:`nexus.aws.client` like every other, and :func:`_client` asks its event system
 (``choose-signer.s3.<Operation>``, answered before botocore's own SigV2 default) for SigV4.
 
+Why the URLs are regional and virtual-hosted on AWS (``https://<bucket>.s3.<region>.amazonaws.com``):
+botocore presigns with the global endpoint (``<bucket>.s3.amazonaws.com``) unless its S3
+configuration says otherwise. For a bucket outside us-east-1 that host answers 307 while the
+bucket's DNS name propagates (up to a day after it is made), and a browser's CORS preflight
+does not follow a redirect; and the web app's Content-Security-Policy names one origin for the
+upload (``connect-src``, template.yaml's WebSecurityHeaders): the regional one. Where an
+endpoint is configured (the local stack, moto) botocore's own choice stays: path style on an
+IP address, which the local stack's README shows.
+
 boto3 and botocore are imported on first use only: cold starts that never touch a file do
 not load them.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 import uuid
@@ -78,8 +88,13 @@ def _sigv4(signature_version: str, **_: Any) -> str | None:
     return "s3v4-query" if signature_version.endswith("-query") else None
 
 
+# botocore's S3 configuration on AWS (see above): virtual-hosted, regional in us-east-1 too.
+REGIONAL_VIRTUAL_HOSTED = {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
+
+
 def _client() -> Any:
-    s3 = aws.client("s3")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    s3 = aws.client("s3", s3=None if endpoint else REGIONAL_VIRTUAL_HOSTED)
     for operation in _PRESIGNED:
         # unique_id: registering again on the cached client is a no-op.
         s3.meta.events.register(
