@@ -23,7 +23,7 @@ export PATH := $(dir $(PYTHON)):$(PATH)
 
 .PHONY: help
 help:
-	@echo "make local   start the local stack (HTTP API on 127.0.0.1:3000)"
+	@echo "make local   start the local stack (HTTP API on 127.0.0.1:3000, web app on 127.0.0.1:8080)"
 	@echo "make test    requirements drift, ruff, mypy, cfn-lint, checkov, sam build, all tests"
 	@echo "make unit    unit tests only (no PostgreSQL, no network, no local stack): seconds"
 	@echo "make bench   cold-start, API and ingestion benchmarks (ARGS=web: page weights in Chromium)"
