@@ -35,9 +35,9 @@ from tests.support.stack import Stack, free_port, start_stack
 # The sandbox Graph's Login dialog: /{version}/dialog/oauth (its form posts to it too).
 _DIALOG = re.compile(r"/v\d+\.\d+/dialog/oauth")
 _PAYMENT_PAGE = "/pay/"
-_FAILED_LOAD = re.compile(
-    r"Failed to load resource: the server responded with a status of (\d{3})"
-)
+# Chromium's line for an answer of 400 or more: "Failed to load resource: the server
+# responded with a status of 401 (Unauthorized)".
+_FAILED_LOAD = re.compile(r"Failed to load resource: the server responded .* of (\d{3})")
 _emails = itertools.count(1)
 
 
