@@ -12,7 +12,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_ports(count: int, taken: Collection[int] = ()) -> list[int]:
+    """``count`` distinct free ports, none of them in ``taken``. Each socket stays bound until
+    all are chosen: the kernel may hand out a port it has just been given back, and a stack
+    given one port twice fails on its second bind."""
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        while len(ports) < count:
+            s = held.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            if (chosen := int(s.getsockname()[1])) not in taken:
+                ports.append(chosen)
+        return ports
 
 
 @dataclass
@@ -181,16 +195,13 @@ def stack_env(data_dir: Path, port: int, extra_env: dict[str, str]) -> dict[str,
         *TEST_SECRETS,
     }
     env = {k: v for k, v in os.environ.items() if k not in dropped}
+    names = ("LAMBDA_PORT", "SQS_PORT", "GRAPH_SANDBOX_PORT", "STRIPE_SANDBOX_PORT", "WEB_PORT")
     env.update(
         {
             "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'tools'}",
             "NEXUS_LOCAL_DIR": str(data_dir),
             "PORT": str(port),
-            "LAMBDA_PORT": str(free_port()),
-            "SQS_PORT": str(free_port()),
-            "GRAPH_SANDBOX_PORT": str(free_port()),
-            "STRIPE_SANDBOX_PORT": str(free_port()),
-            "WEB_PORT": str(free_port()),
+            **{name: str(p) for name, p in zip(names, free_ports(len(names), {port}), strict=True)},
             **extra_env,
         }
     )
