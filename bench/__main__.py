@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bench import api, coldstart, funnel, graph_requests, ingest, isolation, plans, scale
+from bench import api, coldstart, funnel, graph_requests, ingest, isolation, plans, scale, web
 
 
 def _coldstart(args: argparse.Namespace) -> int:
@@ -34,6 +34,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {
     "funnel": lambda args: funnel.run(args.seconds),
     "plans": lambda args: plans.run(),
     "scale": lambda args: scale.run(),
+    "web": lambda args: web.run(),  # Chromium: make chromium
 }
 
 

@@ -12,7 +12,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int, taken: Collection[int] = ()) -> list[int]:
+    """``count`` distinct free ports, none of them in ``taken``. Each socket stays bound until
+    all are chosen: the kernel may hand out a port it has just been given back, and a stack
+    given one port twice fails on its second bind."""
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        while len(ports) < count:
+            s = held.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            if (chosen := int(s.getsockname()[1])) not in taken:
+                ports.append(chosen)
+        return ports
+
+
 @dataclass
 class Stack:
     """``output`` keeps growing while the stack runs (a thread reads its stdout, so a chatty
@@ -43,6 +57,11 @@ class Stack:
     @property
     def data_dir(self) -> Path:
         return Path(self.env["NEXUS_LOCAL_DIR"])
+
+    @property
+    def web_url(self) -> str:
+        """The web app (web/, and /api/* to the HTTP API)."""
+        return f"http://127.0.0.1:{self.env['WEB_PORT']}"
 
     @property
     def lambda_url(self) -> str:
@@ -167,17 +186,22 @@ def stack_env(data_dir: Path, port: int, extra_env: dict[str, str]) -> dict[str,
     the caller passes, so no database URL or secrets leak in from the test session."""
     # STRIPE_API_BASE_URL: the stack serves its own sandbox Stripe, which sends its webhooks
     # to that stack (the test session's in-process sandbox sends none).
-    dropped = {"DATABASE_URL", "BCRYPT_ROUNDS", "STRIPE_API_BASE_URL", *TEST_SECRETS}
+    # WEB_BASE_URL: it follows the stack's WEB_PORT (links in emails, Stripe's success_url).
+    dropped = {
+        "DATABASE_URL",
+        "BCRYPT_ROUNDS",
+        "STRIPE_API_BASE_URL",
+        "WEB_BASE_URL",
+        *TEST_SECRETS,
+    }
     env = {k: v for k, v in os.environ.items() if k not in dropped}
+    names = ("LAMBDA_PORT", "SQS_PORT", "GRAPH_SANDBOX_PORT", "STRIPE_SANDBOX_PORT", "WEB_PORT")
     env.update(
         {
             "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'tools'}",
             "NEXUS_LOCAL_DIR": str(data_dir),
             "PORT": str(port),
-            "LAMBDA_PORT": str(free_port()),
-            "SQS_PORT": str(free_port()),
-            "GRAPH_SANDBOX_PORT": str(free_port()),
-            "STRIPE_SANDBOX_PORT": str(free_port()),
+            **{name: str(p) for name, p in zip(names, free_ports(len(names), {port}), strict=True)},
             **extra_env,
         }
     )
