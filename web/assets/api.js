@@ -26,8 +26,8 @@ function retryAfterSeconds(value) {
 
 // One request: JSON in, JSON out. `token` is the access token, sent as a bearer header only
 // (never in a URL). Answers 204 as null.
-export async function api(path, { method = "GET", body, token, headers = {}, signal } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...headers }, signal };
+export async function api(path, { method = "GET", body, token, headers = {}, signal, keepalive } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, signal, keepalive };
   init.credentials = "same-origin";
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

@@ -27,6 +27,18 @@ export function utcDay(days = 0) {
   return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
 }
 
+// 1536 -> "1.5 KB" in the user's locale.
+export function formatBytes(bytes) {
+  const units = ["B", "KB", "MB", "GB"];
+  let n = bytes;
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u += 1;
+  }
+  return `${new Intl.NumberFormat(undefined, { maximumFractionDigits: u ? 1 : 0 }).format(n)} ${units[u]}`;
+}
+
 const labels = {
   needs_reauth: "needs reconnecting",
 };
@@ -51,8 +63,7 @@ function markCurrent() {
   }
 }
 
-async function whoami() {
-  const me = await call("/auth/me");
+function whoami(me) {
   const who = $("#who");
   if (who) who.textContent = me.name ? `${me.name} · ${me.email}` : me.email;
   const banner = $("#verify-banner");
