@@ -82,7 +82,7 @@ def test_a_paid_order_shows_in_the_local_mail_listing(stack: Stack) -> None:
     assert confirmation.keys() >= {"Id", "Source", "Destination", "Subject", "Body", "Timestamp"}
     assert confirmation["Source"] == "no-reply@nexus-sales.local"
     assert confirmation["Subject"] == "Your order: Bread"
-    assert f"http://127.0.0.1:8080/success?order={order['id']}" in confirmation["Body"]["text_part"]
+    assert f"{stack.web_url}/success?order={order['id']}" in confirmation["Body"]["text_part"]
     assert "<a href=" in confirmation["Body"]["html_part"]
     assert "4.50 EUR" in confirmation["Body"]["text_part"]
     deadline = time.monotonic() + 30

@@ -145,7 +145,7 @@ def test_a_buyer_pays_on_the_sandbox_page_and_downloads_the_file(
     # Then the sandbox redirects to the success page, and its signed webhook reaches the stack
     assert (paid.status, paid.location) == (
         303,
-        f"http://127.0.0.1:8080/success?order={order['id']}",
+        f"{stack.web_url}/success?order={order['id']}",
     )
     view = _status_becomes(stack, order["id"], "paid")
     session_id = order["checkout_url"].rsplit("/", 1)[1]
@@ -163,7 +163,7 @@ def test_cancel_goes_back_and_leaves_the_order_pending(stack: Stack, sandbox: Sa
     cancelled = browser.press(browser.open_page(order["checkout_url"]), "Cancel")
     assert (cancelled.status, cancelled.location) == (
         303,
-        f"http://127.0.0.1:8080/checkout/{product['id']}",
+        f"{stack.web_url}/checkout/{product['id']}",
     )
     time.sleep(0.5)  # nothing is on its way
     assert _buyer_view(stack, order["id"])["status"] == "pending"

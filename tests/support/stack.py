@@ -45,6 +45,11 @@ class Stack:
         return Path(self.env["NEXUS_LOCAL_DIR"])
 
     @property
+    def web_url(self) -> str:
+        """The web app (web/, and /api/* to the HTTP API)."""
+        return f"http://127.0.0.1:{self.env['WEB_PORT']}"
+
+    @property
     def lambda_url(self) -> str:
         return f"http://127.0.0.1:{self.env['LAMBDA_PORT']}"
 
@@ -167,7 +172,14 @@ def stack_env(data_dir: Path, port: int, extra_env: dict[str, str]) -> dict[str,
     the caller passes, so no database URL or secrets leak in from the test session."""
     # STRIPE_API_BASE_URL: the stack serves its own sandbox Stripe, which sends its webhooks
     # to that stack (the test session's in-process sandbox sends none).
-    dropped = {"DATABASE_URL", "BCRYPT_ROUNDS", "STRIPE_API_BASE_URL", *TEST_SECRETS}
+    # WEB_BASE_URL: it follows the stack's WEB_PORT (links in emails, Stripe's success_url).
+    dropped = {
+        "DATABASE_URL",
+        "BCRYPT_ROUNDS",
+        "STRIPE_API_BASE_URL",
+        "WEB_BASE_URL",
+        *TEST_SECRETS,
+    }
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         {
@@ -178,6 +190,7 @@ def stack_env(data_dir: Path, port: int, extra_env: dict[str, str]) -> dict[str,
             "SQS_PORT": str(free_port()),
             "GRAPH_SANDBOX_PORT": str(free_port()),
             "STRIPE_SANDBOX_PORT": str(free_port()),
+            "WEB_PORT": str(free_port()),
             **extra_env,
         }
     )

@@ -9,6 +9,8 @@
   (GRAPH_SANDBOX_PORT, default 3002);
 - Stripe's API at STRIPE_API_BASE_URL, else a sandbox Stripe with a payment page that sends
   signed webhooks to the HTTP API (STRIPE_SANDBOX_PORT, default 3004; nexus_local.stripe_sandbox);
+- the web app (web/) on 127.0.0.1:8080 (WEB_PORT; WEB_BASE_URL follows it) with /api/* to
+  the HTTP API, as the CloudFront distribution serves it (nexus_local.web);
 - each function's execution environments as OS processes of their own (--isolation,
   LOCAL_ISOLATION), at most its ReservedConcurrentExecutions, else LOCAL_MAX_ENVIRONMENTS
   (default 4), each with the function's own environment variables (nexus_local.runtime).
@@ -32,7 +34,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 
-from nexus_local import demo, logs, postgres, secrets, state, stripe_sandbox
+from nexus_local import demo, logs, postgres, secrets, state, stripe_sandbox, web
 from nexus_local.apigw import Gateway
 from nexus_local.aws import LocalAws, use_local_endpoint
 from nexus_local.events import Scheduler, SqsPoller
@@ -61,6 +63,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sqs-port", type=int, default=int(env("SQS_PORT", "4566")))
     parser.add_argument("--graph-port", type=int, default=int(env("GRAPH_SANDBOX_PORT", "3002")))
     parser.add_argument("--stripe-port", type=int, default=stripe_sandbox.port())
+    parser.add_argument("--web-port", type=int, default=web.port())
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -141,6 +144,7 @@ class Stack:
         self.sandboxes: list[FakeGraph | FakeStripe] = []  # stopped with the stack
         self.runtime: Runtime | None = None
         self.servers: list[ThreadingHTTPServer] = []
+        self.web: web.WebServer | None = None
         # The servers whose serve_forever runs in a thread of its own: only those can be
         # shut down (shutdown() waits forever for a server that never served).
         self.serving: list[ThreadingHTTPServer] = []
@@ -161,6 +165,7 @@ class Stack:
             _free(a.host, a.graph_port, "sandbox Graph API, GRAPH_SANDBOX_PORT")
         if self.stripe_sandbox:
             _free(a.host, a.stripe_port, "sandbox Stripe, STRIPE_SANDBOX_PORT")
+        _free(a.host, a.web_port, "web app, WEB_PORT")
 
     def start(self) -> None:
         a = self.args
@@ -190,14 +195,22 @@ class Stack:
         self.app = parse(resources_values=self.values)
         self.aws.verify_sender(_email_from(self.app))
         self._start_sandboxes()
+        # Bound before any function runs: its URL is their WEB_BASE_URL (links in emails,
+        # Stripe's success_url, Meta's redirect_uri); its /api waits for the gateway.
+        site = web.Site(files_origin=web.origin(self.aws.url))
+        self.web = web.make_web_server(a.host, a.web_port, site)
+        os.environ.setdefault("WEB_BASE_URL", self.web.base_url)
+        self.servers = [self.web]  # closed by shutdown() even if the start goes no further
 
         # Each function's own environment goes to its environments only (the runtime).
         self.runtime = Runtime(self.app, isolation=a.isolation)
         self.runtime.load_all()
         self.gateway = Gateway(self.app, self.runtime)
+        self.web.gateway = self.gateway
         self.servers = [
             make_api_server(a.host, a.port, self.gateway),
             make_lambda_server(a.host, a.lambda_port, self.runtime),
+            self.web,
         ]
         for source in self.app.sqs_sources:
             for _ in range(min(source.max_concurrency, self.runtime.limit(source.function_id))):
@@ -271,6 +284,7 @@ class Stack:
                 database_url=database_url,
                 queues=queues,
                 stripe_url=os.environ["STRIPE_API_BASE_URL"],
+                web_url=self.web.base_url if self.web else "",
             ),
         )
         docker = state.as_seen_from_docker
@@ -339,10 +353,17 @@ class Stack:
                 f" {demo.ORGANIZATION_ID} (fixed ids, used by events/: make invoke ARGS=...)"
             )
         print(f"OpenAPI: {base}/openapi.json, Swagger UI: {base}/docs")
+        if self.web is not None:
+            w = self.web.base_url
+            print(
+                f"Web app: {w} (web/; {w}/api/* -> the HTTP API, Swagger UI at {w}/docs;"
+                f" links in emails: {os.environ['WEB_BASE_URL']})"
+            )
         print(f"Where this stack listens: {self.state_path} (make ops ARGS=--local ... reads it)")
         reach = "" if self.sam_database else " (no DATABASE_URL: the embedded server has no TCP)"
         print(f"For sam local --env-vars: {self.sam_env_path}{reach}")
-        print(f"Nexus local stack ready: HTTP API on {base}", flush=True)
+        web_app = f", web app on {self.web.base_url}" if self.web else ""
+        print(f"Nexus local stack ready: HTTP API on {base}{web_app}", flush=True)
 
     def serve(self) -> None:
         for server in self.servers[1:]:

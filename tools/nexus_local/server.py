@@ -6,32 +6,23 @@ import logging
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from nexus_local import web
 from nexus_local.apigw import MAX_PAYLOAD, Gateway, HttpRequest, HttpResponse, gateway_answer
-from nexus_local.httpd import LocalHTTPServer
+from nexus_local.httpd import LocalHTTPServer, joined_headers, write_answer
 
 log = logging.getLogger("nexus_local")
 
-SWAGGER_UI = b"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Nexus Sales API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
-</body></html>
-"""
 
-
-def docs_response(path: str) -> HttpResponse | None:
-    """The committed OpenAPI document and a Swagger UI for it (not API routes)."""
+def docs_response(path: str, headers: dict[str, str]) -> HttpResponse | None:
+    """The committed OpenAPI document (its server: this port, as the request's Host names
+    it) and the web app's Swagger UI (web/docs/, its vendored assets), which are not API
+    routes."""
     if path == "/openapi.json":
-        # Imported here: nexus_local.openapi loads Powertools' OpenAPI models, 0.3 s that
-        # every start of the stack would pay.
-        from nexus_local.openapi import OUTPUT
-
-        body = OUTPUT.read_bytes()
-        return HttpResponse(200, {"Content-Type": "application/json"}, body)
-    if path == "/docs":
-        return HttpResponse(200, {"Content-Type": "text/html; charset=utf-8"}, SWAGGER_UI)
+        return web.openapi_response(f"http://{headers.get('host', '127.0.0.1')}")
+    if web.is_docs_path(path):
+        site = web.Site()
+        target = web.web_path(path)
+        return site.file(target, headers.get("accept-encoding", ""))
     return None
 
 
@@ -47,7 +38,8 @@ class _ApiHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        docs = docs_response(split.path) if self.command == "GET" else None
+        headers = joined_headers(self)
+        docs = docs_response(split.path, headers) if self.command in ("GET", "HEAD") else None
         if docs is not None:
             response = docs
         elif length > MAX_PAYLOAD:
@@ -55,10 +47,6 @@ class _ApiHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             body = self.rfile.read(length) if length > 0 else b""
-            headers: dict[str, str] = {}
-            for key, value in self.headers.items():
-                k = key.lower()
-                headers[k] = f"{headers[k]},{value}" if k in headers else value
             request = HttpRequest(
                 method=self.command.upper(),
                 path=split.path or "/",
@@ -68,16 +56,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
                 source_ip=self.client_address[0],
             )
             response = self.gateway.handle(request)
-        self.send_response(response.status)
-        for key, value in response.headers.items():
-            if key.lower() not in ("content-length", "connection"):
-                self.send_header(key, value)
-        for cookie in response.cookies:
-            self.send_header("Set-Cookie", cookie)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+        write_answer(self, response.status, response.headers, response.body, response.cookies)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 

@@ -44,6 +44,8 @@ class StackState:
     queues: dict[str, str] = field(default_factory=dict)
     # Stripe's API as the functions reach it (the sandbox's, when the stack serves one).
     stripe_url: str = ""
+    # The web app (web/ and its /api proxy), WEB_BASE_URL unless that names another origin.
+    web_url: str = ""
 
 
 def _write_private(path: Path, data: object) -> None:
