@@ -13,6 +13,8 @@ TOOLS := .tools
 UV := $(TOOLS)/uv/bin/uv
 SAM := $(TOOLS)/sam/bin/sam
 CHECKOV := $(TOOLS)/checkov/bin/checkov
+# The browser tests' browser: Debian's package (Playwright's own download is not reachable).
+CHROMIUM := /usr/bin/chromium
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
@@ -21,10 +23,11 @@ export PATH := $(dir $(PYTHON)):$(PATH)
 
 .PHONY: help
 help:
-	@echo "make local   start the local stack (HTTP API on 127.0.0.1:3000)"
+	@echo "make local   start the local stack (HTTP API on 127.0.0.1:3000, web app on 127.0.0.1:8080)"
 	@echo "make test    requirements drift, ruff, mypy, cfn-lint, checkov, sam build, all tests"
 	@echo "make unit    unit tests only (no PostgreSQL, no network, no local stack): seconds"
-	@echo "make bench   cold-start, API and ingestion benchmarks"
+	@echo "make bench   cold-start, API and ingestion benchmarks (ARGS=web: page weights in Chromium)"
+	@echo "make chromium  install Debian's chromium for the browser tests (apt-get, as root or with sudo)"
 	@echo "make walkthrough ARGS=account|commerce|connect|metrics   a README walk-through against make local"
 	@echo "make invoke ARGS=events/<name>.json      a SAM CLI event through make local's Lambda API"
 	@echo "make stripe ARGS=\"trigger <type> --order <id>\"   an event from make local's sandbox Stripe (also: events, resend, sessions)"
@@ -52,6 +55,14 @@ $(CHECKOV): | $(UV)
 
 .PHONY: venv
 venv: $(VENV)/.synced
+
+$(CHROMIUM):
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq \
+	  --no-install-recommends chromium fonts-dejavu-core
+
+.PHONY: chromium
+chromium: $(CHROMIUM)
 
 EXPORT := $(UV) export --frozen --no-hashes --no-header --no-annotate --format requirements-txt --quiet
 
@@ -82,7 +93,7 @@ validate: $(SAM) $(CHECKOV)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV) --config-file .checkov.yaml -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 .PHONY: test
-test: venv check-requirements lint validate build
+test: venv check-requirements lint validate build chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The inner loop: tests/unit never starts PostgreSQL nor spawns a tool (tests/toolchain does,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, coldstart, funnel, graph_requests, ingest, isolation, plans
+from bench import api, coldstart, funnel, graph_requests, ingest, isolation, plans, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +14,17 @@ def main(argv: list[str] | None = None) -> int:
         "which",
         nargs="?",
         default="all",
-        choices=["all", "coldstart", "api", "ingest", "graph", "isolation", "funnel", "plans"],
+        choices=[
+            "all",
+            "coldstart",
+            "api",
+            "ingest",
+            "graph",
+            "isolation",
+            "funnel",
+            "plans",
+            "web",
+        ],
     )
     parser.add_argument("--runs", type=int, default=9, help="fresh interpreters per handler (>= 9)")
     parser.add_argument("--seconds", type=float, default=2.0, help="time per API route")
@@ -40,9 +50,19 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if args.which in ("all", "funnel") and funnel.run(args.seconds) != 0:
         return 1
-    if args.which in ("all", "plans"):
+    return _database_and_browser(args.which)
+
+
+def _database_and_browser(which: str) -> int:
+    """The benches of the data plans (a database of a realistic size) and of the web app's
+    weight (Chromium, ``make chromium``)."""
+    if which in ("all", "plans"):
         print()
         if plans.run() != 0:
+            return 1
+    if which in ("all", "web"):
+        print()
+        if web.run() != 0:
             return 1
     return 0
 

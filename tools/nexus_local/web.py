@@ -249,6 +249,16 @@ class Site:
                 return HttpResponse(status, headers, body)
         return HttpResponse(status, headers, found.read_bytes())
 
+    def compressed(self, response: HttpResponse, accept_encoding: str) -> HttpResponse:
+        """A generated answer (not a file) gzipped as CloudFront would."""
+        content_type = response.headers.get("Content-Type", "")
+        if _compressible(content_type, len(response.body)):
+            response.headers["Vary"] = "Accept-Encoding"
+            if accepts_gzip(accept_encoding):
+                response.headers["Content-Encoding"] = "gzip"
+                response.body = gzip.compress(response.body, compresslevel=6, mtime=0)
+        return response
+
     def not_found(self, accept_encoding: str = "") -> HttpResponse:
         if _file_in(self.root, NOT_FOUND_PAGE) is not None:
             return self.file(NOT_FOUND_PAGE, accept_encoding, status=404)
@@ -267,6 +277,7 @@ class Site:
         elif path == "/openapi.json":
             response = openapi_response(f"http://{headers.get('host', '127.0.0.1')}{API_PREFIX}")
             response.headers.update(self.headers)
+            response = self.compressed(response, headers.get("accept-encoding", ""))
         else:
             response = self.file(web_path(path), headers.get("accept-encoding", ""))
         return response
