@@ -110,7 +110,8 @@ async function funnel() {
   const { from, to } = range();
   const result = await call(`/analytics/funnel?${new URLSearchParams({ product_id: productId, from, to })}`);
   const totals = result.items.reduce((t, d) => ({ views: t.views + d.views, checkouts: t.checkouts + d.checkouts, paid: t.paid + d.paid }), { views: 0, checkouts: 0, paid: 0 });
-  $("#conversion").textContent = `${number.format(totals.views)} page views → ${number.format(totals.checkouts)} checkouts (${percent.format(result.conversion.checkout_rate)}) → ${number.format(totals.paid)} paid (${percent.format(result.conversion.paid_rate)})`;
+  const counted = (n, one, many) => `${number.format(n)} ${n === 1 ? one : many}`;
+  $("#conversion").textContent = `${counted(totals.views, "page view", "page views")} → ${counted(totals.checkouts, "checkout", "checkouts")} (${percent.format(result.conversion.checkout_rate)}) → ${counted(totals.paid, "paid order", "paid orders")} (${percent.format(result.conversion.paid_rate)})`;
   const days = result.items.filter((d) => d.views || d.checkouts || d.paid);
   fill($("#funnel-rows"), days.length
     ? days.map((d) => h("tr", {}, h("th", { scope: "row" }, formatDay(d.date)), ...[d.views, d.checkouts, d.paid].map((n) => h("td", { class: "num" }, number.format(n)))))
