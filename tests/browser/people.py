@@ -11,14 +11,13 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Origins, unique_email
 from tests.support.stack import Stack
 
-T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
 # How long the system may take to settle what a page waits for (a queue's poller, a webhook):
 # a deadline for a wait, not a claim about speed.
@@ -58,10 +57,11 @@ def product(stack: Stack, seller: Seller, **fields: Any) -> dict[str, Any]:
     body = {"name": "Field guide", "price": 1500, "currency": "USD", **fields}
     status, _, created = stack.call("POST", "/products", body, token=seller.token)
     assert status == 201, created
+    assert isinstance(created, dict)
     return created
 
 
-def settle(check: Callable[[], T | None], what: str, seconds: float = SETTLE_SECONDS) -> T:
+def settle[T](check: Callable[[], T | None], what: str, seconds: float = SETTLE_SECONDS) -> T:
     """``check()``'s first answer that is not None, asked again until the deadline."""
     deadline = time.monotonic() + seconds
     while True:

@@ -106,8 +106,12 @@ def test_reconnect_on_an_account_that_needs_it(
     status, _, stale = web_stack.call(
         "POST",
         "/integrations",
-        {"provider": "facebook", "external_id": "1010", "name": "Old Bakery",
-         "access_token": "demo-token-expired"},
+        {
+            "provider": "facebook",
+            "external_id": "1010",
+            "name": "Old Bakery",
+            "access_token": "demo-token-expired",
+        },
         token=seller.token,
     )
     assert status == 201, stale
@@ -148,11 +152,17 @@ def test_the_analytics_chart_after_a_sync(
     expect(page.locator("#notice")).to_contain_text("queued")
     facebook = next(i for i in _integrations(web_stack, seller) if i["provider"] == "facebook")
     settle(
-        lambda: True
-        if (next(i for i in _integrations(web_stack, seller) if i["id"] == facebook["id"])[
-            "last_run"
-        ] or {}).get("status") in FINAL_RUNS
-        else None,
+        lambda: (
+            True
+            if (
+                next(i for i in _integrations(web_stack, seller) if i["id"] == facebook["id"])[
+                    "last_run"
+                ]
+                or {}
+            ).get("status")
+            in FINAL_RUNS
+            else None
+        ),
         "the sync run",
     )
     # A visit to the product's store page, for the funnel
@@ -180,7 +190,9 @@ def test_the_analytics_chart_after_a_sync(
 
     # The funnel of the seller's product: the store page view
     expect(page.locator("select[name=product_id]")).to_have_value(sold["id"])
-    expect(page.locator("#conversion")).to_have_text("1 page view → 0 checkouts (0%) → 0 paid orders (0%)")
+    expect(page.locator("#conversion")).to_have_text(
+        "1 page view → 0 checkouts (0%) → 0 paid orders (0%)"
+    )
 
     # Export CSV: polled until ready, then offered as a link to the CSV
     page.click('button:has-text("Export CSV")')

@@ -52,7 +52,9 @@ def test_yen_have_no_decimals_and_dinars_three(page: Page, web_url: str, web_sta
     page.select_option("select[name=currency]", "JPY")
     page.fill("input[name=price]", "500.5")
     page.click("button[type=submit]")
-    expect(page.locator("#price-error")).to_have_text("JPY has no decimal places: enter a whole number.")
+    expect(page.locator("#price-error")).to_have_text(
+        "JPY has no decimal places: enter a whole number."
+    )
     page.fill("input[name=price]", "500")
     page.click("button[type=submit]")
     expect(page.locator("text=Product created")).to_be_visible()
