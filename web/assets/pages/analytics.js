@@ -54,8 +54,8 @@ function draw(buckets) {
       ],
       axes: [
         {},
-        { label: "Views", values: (u, ticks) => ticks.map((t) => number.format(t)) },
-        { label: "Engagements", side: 1, scale: "e", grid: { show: false }, values: (u, ticks) => ticks.map((t) => number.format(t)) },
+        { label: "Views", size: 70, values: (u, ticks) => ticks.map((t) => number.format(t)) },
+        { label: "Engagements", side: 1, size: 70, scale: "e", grid: { show: false }, values: (u, ticks) => ticks.map((t) => number.format(t)) },
       ],
     },
     data,

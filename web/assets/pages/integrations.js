@@ -32,7 +32,7 @@ function action(label, handler, cls = "secondary") {
 }
 
 function row(i) {
-  const actions = h("td", { class: "actions" });
+  const actions = h("div", { class: "actions" });
   if (i.status === "needs_reauth") actions.append(action("Reconnect", startConnect, ""));
   if (i.status !== "disabled") {
     actions.append(action("Sync now", async () => {
@@ -44,7 +44,7 @@ function row(i) {
     h("td", {}, h("strong", {}, i.name), h("br"), h("span", { class: "hint" }, `${providers[i.provider] || i.provider} · ${i.external_id}`)),
     h("td", {}, badge(i.status)),
     h("td", {}, lastRun(i.last_run)),
-    actions);
+    h("td", {}, actions));
 }
 
 async function load() {
