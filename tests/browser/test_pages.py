@@ -134,6 +134,12 @@ def test_pages_have_no_inline_script_style_or_handler(html: Path) -> None:
     assert not re.search(r"<style\b", text), "a style element"
     assert not re.search(r"\son[a-z]+\s*=", text), "an inline event handler"
     assert not re.search(r'(?:src|href)="(?:https?:)?//', text), "an asset of another origin"
+    # A form submitted before its script has attached (a quick click, Enter) must not carry
+    # its fields (a password) into a URL: POST, and submit buttons the script enables.
+    for form in re.findall(r"<form\b[^>]*>", text):
+        assert 'method="post"' in form, form
+    for button in re.findall(r'<button\b[^>]*type="submit"[^>]*>', text):
+        assert re.search(r"\sdisabled\b", button), button
 
 
 @pytest.mark.parametrize("script", OWN_JS, ids=lambda p: str(p.relative_to(WEB)))

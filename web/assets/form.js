@@ -78,6 +78,9 @@ export class FieldError extends Error {
 }
 
 // Run `handler(form)` on submit; errors go to the form's alert. Returns the form.
+// The pages' submit buttons start disabled (and their forms use POST): a click or Enter before
+// this handler is attached must not submit the form natively, which would put its fields
+// (an email, a password) in a request to the static site. They are enabled here.
 export function onSubmit(form, handler) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -94,6 +97,7 @@ export function onSubmit(form, handler) {
       form.removeAttribute("aria-busy");
     }
   });
+  for (const button of form.querySelectorAll("button")) button.disabled = false;
   return form;
 }
 
