@@ -20,6 +20,9 @@ export function explain(err) {
     const why = err.problem && err.problem.detail ? err.problem.detail : "Too many attempts.";
     return `${why} ${retryText(err.retryAfter)}`;
   }
+  if (err && err.status === 503 && err.retryAfter !== null && err.retryAfter !== undefined) {
+    return `${message} ${retryText(err.retryAfter)}`; // storage or the payment provider, briefly
+  }
   return message;
 }
 

@@ -43,10 +43,18 @@ function show(order) {
   return false;
 }
 
+// A moment of trouble (the network, a 503) is waited out like a pending payment.
+const passing = (err) => err.status === 0 || err.status >= 500;
+
 async function poll() {
   if (!orderId) throw new Error("This page needs an order: follow the link from your receipt.");
-  const order = await api(`/checkout/orders/${encodeURIComponent(orderId)}`);
-  if (show(order)) return;
+  let order = null;
+  try {
+    order = await api(`/checkout/orders/${encodeURIComponent(orderId)}`);
+  } catch (err) {
+    if (!passing(err) || Date.now() - started > PATIENCE_MS) throw err;
+  }
+  if (order && show(order)) return;
   if (Date.now() - started > PATIENCE_MS) {
     $("#state").textContent = "The payment has not been confirmed yet. Reload this page later; your receipt email will also tell you.";
     return;
