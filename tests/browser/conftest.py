@@ -24,7 +24,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    sync_playwright,
+)
 
 from bench.web import CHROMIUM, launch
 from nexus_local import state
@@ -35,9 +43,9 @@ from tests.support.stack import Stack, free_port, start_stack
 # The sandbox Graph's Login dialog: /{version}/dialog/oauth (its form posts to it too).
 _DIALOG = re.compile(r"/v\d+\.\d+/dialog/oauth")
 _PAYMENT_PAGE = "/pay/"
-_FAILED_LOAD = re.compile(
-    r"Failed to load resource: the server responded with a status of (\d{3})"
-)
+# Chromium's line for an answer of 400 or more: "Failed to load resource: the server
+# responded with a status of 401 (Unauthorized)".
+_FAILED_LOAD = re.compile(r"Failed to load resource: the server responded .* of (\d{3})")
 _emails = itertools.count(1)
 
 
@@ -68,15 +76,26 @@ class Origins:
 @dataclass
 class Guard:
     """What a page did that fails its test: console errors, uncaught exceptions, and
-    requests of the web app's documents to other origins."""
+    requests of the web app's documents to other origins; also the requests of the service
+    workers of the page's browser context, which Chromium reports on the context only (their
+    console reaches the page's own console events)."""
 
     origins: Origins
     problems: list[str] = field(default_factory=list)
+    _contexts: list[BrowserContext] = field(default_factory=list)
 
     def watch(self, page: Page) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
         page.on("request", self._request)
+        context = page.context
+        if not any(c is context for c in self._contexts):
+            self._contexts.append(context)
+            context.on("request", self._worker_request)
+
+    def _worker_request(self, request: Request) -> None:
+        if request.service_worker is not None:
+            self._request(request)
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type != "error":

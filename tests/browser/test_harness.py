@@ -4,15 +4,18 @@ bytes on the wire."""
 
 from __future__ import annotations
 
+import json
+import threading
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, Page
 
 from bench.web import measure
-from nexus_local import demo
+from nexus_local import demo, web
 from nexus_local.fake_meta import demo_meta
 from tests.browser.conftest import Guard, Origins, assert_labelled, unique_email
 from tests.support.stack import Stack
@@ -136,3 +139,80 @@ def test_the_weight_is_the_compressed_bytes_on_the_wire(page: Page, web_url: str
         raw = len(resp.read())
     assert transfer.resources[bundle] < raw / 2
     assert transfer.total == sum(transfer.resources.values())
+
+
+# A site of the test's own with a service worker that answers the page's fetches from the
+# network itself, as the web app's session worker answers its API calls.
+WORKER_SITE = {
+    "index.html": '<!doctype html><html lang="en"><head><link rel="icon" href="data:,">'
+    '<script src="/app.js"></script></head><body>site</body></html>',
+    "app.js": """
+      navigator.serviceWorker.register("/sw.js");
+      navigator.serviceWorker.ready.then(async () => {
+        while (!navigator.serviceWorker.controller) await new Promise((r) => setTimeout(r, 10));
+        const data = await (await fetch("/data.json")).json();
+        document.body.dataset.ready = String(data.items.length);
+      });
+      navigator.serviceWorker.addEventListener("message", (event) => {
+        document.body.dataset.answered = event.data;
+      });
+    """,
+    "sw.js": """
+      self.addEventListener("install", () => self.skipWaiting());
+      self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+      self.addEventListener("fetch", (event) => event.respondWith(fetch(event.request)));
+      self.addEventListener("message", async (event) => {
+        await fetch(event.data, { mode: "no-cors" }).catch(() => null);
+        event.source.postMessage("fetched");
+      });
+    """,
+    "data.json": json.dumps({"items": [{"name": f"item {i}", "price": i} for i in range(200)]}),
+}
+
+
+@pytest.fixture
+def worker_site(tmp_path: Path, web_stack: Stack) -> Iterator[str]:
+    for name, text in WORKER_SITE.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    # Its policy lets a fetch reach the stack's API port, so the guard is what must catch it.
+    srv = web.make_web_server("127.0.0.1", 0, web.Site(tmp_path, web_stack.base))
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield srv.base_url
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_a_service_workers_requests_are_weighed_once_and_guarded(
+    browser: Browser, worker_site: str, web_stack: Stack, origins: Origins
+) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        guard = Guard(Origins(web=worker_site, stripe="", graph="", files=origins.files))
+        guard.watch(page)
+        # When a page whose data its service worker fetches is measured
+        transfer = measure(page, worker_site + "/", ready="body[data-ready='200']")
+        # Then the worker's script and its fetch count, the fetch once, compressed
+        data = worker_site + "/data.json"
+        assert set(transfer.resources) == {
+            f"{worker_site}/",
+            f"{worker_site}/app.js",
+            f"{worker_site}/sw.js",
+            data,
+        }
+        request = urllib.request.Request(data, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            body = len(resp.read())
+            header_bytes = sum(len(k) + len(v) + 4 for k, v in resp.headers.items())
+        assert body <= transfer.resources[data] <= body + header_bytes + 200
+        assert body < len(WORKER_SITE["data.json"]) / 2
+        assert guard.problems == []
+        # And when the worker fetches from another origin, the guard sees it
+        page.evaluate(
+            "url => navigator.serviceWorker.controller.postMessage(url)",
+            f"{web_stack.base}/openapi.json",
+        )
+        page.wait_for_selector("body[data-answered='fetched']")
+        assert guard.problems == [f"request to another origin: GET {web_stack.base}/openapi.json"]
+    finally:
+        context.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,38 @@ def test_the_web_app_is_recorded_announced_and_fronts_the_api(stack: Stack) -> N
     sessions = recorded["stripe_url"] + f"/_sandbox/sessions?client_reference_id={order['id']}"
     (session,) = json.loads(_get(sessions)[2])["data"]
     assert session["success_url"] == f"{web}/success?order={order['id']}"
+
+
+def _preflight(url: str, origin: str) -> tuple[int, dict[str, str]]:
+    req = urllib.request.Request(
+        url,
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers)
+
+
+def test_the_files_bucket_lets_the_web_app_put_an_upload(stack: Stack) -> None:
+    # A browser on the web app asks the local AWS endpoint whether it may PUT a presigned
+    # upload (the template's CORS rule for WebBaseUrl, which is this stack's web app)
+    upload = f"http://127.0.0.1:{stack.env['SQS_PORT']}/filesbucket/products/p/u/guide.pdf"
+    status, headers = _preflight(upload, stack.web_url)
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == stack.web_url
+    assert "PUT" in headers["Access-Control-Allow-Methods"]
+    assert "content-type" in headers["Access-Control-Allow-Headers"].lower()
+    # Another origin is refused, as S3 refuses it (moto's server adds a blanket
+    # Access-Control-Allow-Origin of its own, but a browser fails a preflight that is no 2xx)
+    status, _ = _preflight(upload, "http://127.0.0.1:1")
+    assert status == 403
 
 
 def test_the_web_port_in_use_is_a_one_line_error(tmp_path: Path, database_url: str) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from nexus_local import server, web
 from nexus_local.apigw import MAX_PAYLOAD, HttpRequest, HttpResponse
+from nexus_local.template import parse
 
 FILES_ORIGIN = "http://127.0.0.1:4566"
 CSP = (
@@ -408,3 +409,19 @@ def test_the_api_port_serves_only_the_docs_from_the_web_app() -> None:
     assert server.docs_response("/index.html", {}) is None
     assert server.docs_response("/auth/login", {}) is None
     assert server.docs_response("/docsx", {}) is None
+
+
+def test_the_local_buckets_get_the_templates_cors_rules_for_the_stacks_web_app() -> None:
+    # The files bucket's rule names WebBaseUrl: the stack's own web app when it says so
+    assert parse().bucket_cors["FilesBucket"] == [
+        {
+            "AllowedHeaders": ["Content-Type"],
+            "AllowedMethods": ["PUT"],
+            "AllowedOrigins": ["http://127.0.0.1:8080"],
+            "MaxAgeSeconds": 600,
+        }
+    ]
+    here = parse(resources_values={"WebBaseUrl": "http://127.0.0.1:18080"})
+    assert here.bucket_cors["FilesBucket"][0]["AllowedOrigins"] == ["http://127.0.0.1:18080"]
+    # and a bucket without CorsConfiguration has none
+    assert "ExportsBucket" not in here.bucket_cors

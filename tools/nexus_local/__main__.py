@@ -188,19 +188,21 @@ class Stack:
         self.aws = LocalAws(a.host, a.sqs_port)
         self.aws.start()
         use_local_endpoint(self.aws.url)
-        self.values = {
-            **self.aws.create_queues(template.queues),
-            **self.aws.create_buckets(template.buckets),
-        }
-        self.app = parse(resources_values=self.values)
-        self.aws.verify_sender(_email_from(self.app))
-        self._start_sandboxes()
         # Bound before any function runs: its URL is their WEB_BASE_URL (links in emails,
-        # Stripe's success_url, Meta's redirect_uri); its /api waits for the gateway.
+        # Stripe's success_url, Meta's redirect_uri) and the template's WebBaseUrl (the files
+        # bucket's CORS origin); its /api waits for the gateway.
         site = web.Site(files_origin=web.origin(self.aws.url))
         self.web = web.make_web_server(a.host, a.web_port, site)
         os.environ.setdefault("WEB_BASE_URL", self.web.base_url)
         self.servers = [self.web]  # closed by shutdown() even if the start goes no further
+        self.values = {
+            **self.aws.create_queues(template.queues),
+            **self.aws.create_buckets(template.buckets),
+        }
+        self.app = parse(resources_values={**self.values, "WebBaseUrl": os.environ["WEB_BASE_URL"]})
+        self.aws.apply_cors(self.app.bucket_cors)
+        self.aws.verify_sender(_email_from(self.app))
+        self._start_sandboxes()
 
         # Each function's own environment goes to its environments only (the runtime).
         self.runtime = Runtime(self.app, isolation=a.isolation)

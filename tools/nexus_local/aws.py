@@ -118,6 +118,15 @@ class LocalAws:
             values[f"GetAtt:{logical_id}.Arn"] = f"arn:aws:s3:::{name}"
         return values
 
+    def apply_cors(self, rules: dict[str, list[dict[str, Any]]]) -> None:
+        """The template's CORS rules on the local buckets (moto answers the browser's preflight
+        with them, as S3 does)."""
+        s3 = self.client("s3")
+        for logical_id, bucket_rules in rules.items():
+            s3.put_bucket_cors(
+                Bucket=bucket_name(logical_id), CORSConfiguration={"CORSRules": bucket_rules}
+            )
+
     def verify_sender(self, address: str) -> None:
         """The sender identity SES must know before it sends (SES_IDENTITY on AWS)."""
         if address:

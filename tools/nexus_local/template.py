@@ -134,6 +134,8 @@ class App:
     queues: dict[str, Queue] = field(default_factory=dict)
     # Logical ids of the template's S3 buckets.
     buckets: tuple[str, ...] = ()
+    # Each bucket's CORS rules (its CorsConfiguration) in the S3 API's shape, values resolved.
+    bucket_cors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sqs_sources: list[SqsSource] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
 
@@ -272,6 +274,7 @@ def parse(
         parameters=parameters,
         queues=_queues(resources),
         buckets=tuple(k for k, v in resources.items() if v.get("Type") == "AWS::S3::Bucket"),
+        bucket_cors=_bucket_cors(resources, parameters),
         sqs_sources=sqs_sources,
         schedules=schedules,
     )
@@ -372,6 +375,40 @@ def _queues(resources: dict[str, Any]) -> dict[str, Queue]:
             max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
         )
     return queues
+
+
+# CloudFormation's CorsRule properties and the S3 API's names for them.
+_CORS_FIELDS = {
+    "AllowedHeaders": "AllowedHeaders",
+    "AllowedMethods": "AllowedMethods",
+    "AllowedOrigins": "AllowedOrigins",
+    "ExposedHeaders": "ExposeHeaders",
+}
+
+
+def _bucket_cors(
+    resources: dict[str, Any], parameters: dict[str, str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The CORS rules of every bucket that has some (the files bucket's let the web app's
+    origin PUT a presigned upload), as ``PutBucketCors`` takes them."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for logical_id, res in resources.items():
+        if res.get("Type") != "AWS::S3::Bucket":
+            continue
+        config = (res.get("Properties") or {}).get("CorsConfiguration") or {}
+        rules = []
+        for rule in config.get("CorsRules") or []:
+            s3_rule: dict[str, Any] = {
+                s3_name: [v for v in (_resolve(x, parameters) for x in rule[name]) if v]
+                for name, s3_name in _CORS_FIELDS.items()
+                if name in rule
+            }
+            if "MaxAge" in rule:
+                s3_rule["MaxAgeSeconds"] = int(rule["MaxAge"])
+            rules.append(s3_rule)
+        if rules:
+            found[logical_id] = rules
+    return found
 
 
 def _event_sources(
