@@ -173,3 +173,28 @@ def test_a_verification_link_confirms_the_address_at_once(
     expect(page.locator("#state")).to_have_text(f"{seller.email} is confirmed. Thank you.")
     status, _, me = web_stack.call("GET", "/auth/me", token=seller.token)
     assert status == 200 and me["email_verified"] is True
+
+
+def test_logging_out_in_one_tab_logs_out_the_others(
+    browser: Browser, web_url: str, web_stack: Stack, origins: Origins
+) -> None:
+    seller = new_seller(web_stack)
+    context = browser.new_context()
+    guard = Guard(origins)
+    try:
+        first, second = context.new_page(), context.new_page()
+        for tab in (first, second):
+            guard.watch(tab)
+        log_in(first, web_url, seller.email, seller.password)
+        second.goto(f"{web_url}/dashboard/products")
+        expect(second.locator("#who")).to_contain_text(seller.email)
+
+        first.click('button:has-text("Log out")')
+        expect(first).to_have_url(f"{web_url}/auth/login?notice=logged-out")
+        # The other tab is told, forgets its token and goes to the login page too
+        expect(second).to_have_url(re.compile(rf"^{re.escape(web_url)}/auth/login"))
+        second.goto(f"{web_url}/dashboard")
+        expect(second).to_have_url(f"{web_url}/auth/login?next=%2Fdashboard")
+        assert guard.problems == []
+    finally:
+        context.close()

@@ -15,7 +15,7 @@ function row(p) {
     h("td", { class: "num" }, formatMoney(p.price, p.currency)),
     h("td", {}, p.file ? `${p.file.filename} (${formatBytes(p.file.size)})` : h("span", { class: "muted" }, "none")),
     h("td", {}, formatDateTime(p.created_at)),
-    h("td", {}, h("a", { href: `/checkout/${id}` }, `/checkout/${p.id}`)));
+    h("td", {}, h("a", { href: `/checkout/${id}`, title: `${location.origin}/checkout/${p.id}` }, "Open checkout")));
 }
 
 async function load() {
