@@ -3,6 +3,7 @@
 // date range and account; the top posts with their text; a product's sales funnel (GET
 // /api/analytics/funnel); Export CSV (POST /api/analytics/exports, then GET
 // /api/analytics/exports/{id} until it is ready, and its presigned link as a download).
+import { query } from "../api.js";
 import { call, formatDay, pageError, ready, utcDay } from "../dash.js";
 import { $, fill, h } from "../dom.js";
 import { explain, onSubmit, values } from "../form.js";
@@ -82,8 +83,7 @@ function postRow(c) {
 }
 
 async function summary() {
-  const q = new URLSearchParams({ ...Object.fromEntries(Object.entries(range()).filter(([, v]) => v)), granularity: filters.elements.granularity.value });
-  const result = await call(`/analytics/summary?${q}`);
+  const result = await call(`/analytics/summary${query({ ...range(), granularity: filters.elements.granularity.value })}`);
   draw(result.buckets);
   fill($("#buckets"), result.buckets.map(bucketRow));
   fill($("#top"), result.top_content.length
@@ -108,7 +108,7 @@ async function funnel() {
   const productId = $("#product").value;
   if (!productId) return;
   const { from, to } = range();
-  const result = await call(`/analytics/funnel?${new URLSearchParams({ product_id: productId, from, to })}`);
+  const result = await call(`/analytics/funnel${query({ product_id: productId, from, to })}`);
   const totals = result.items.reduce((t, d) => ({ views: t.views + d.views, checkouts: t.checkouts + d.checkouts, paid: t.paid + d.paid }), { views: 0, checkouts: 0, paid: 0 });
   const counted = (n, one, many) => `${number.format(n)} ${n === 1 ? one : many}`;
   $("#conversion").textContent = `${counted(totals.views, "page view", "page views")} → ${counted(totals.checkouts, "checkout", "checkouts")} (${percent.format(result.conversion.checkout_rate)}) → ${counted(totals.paid, "paid order", "paid orders")} (${percent.format(result.conversion.paid_rate)})`;
