@@ -34,6 +34,7 @@ help:
 	@echo "make test    requirements drift, ruff, mypy, cfn-lint, checkov, sam build, all tests"
 	@echo "make unit    unit tests only (no PostgreSQL, no network, no local stack): seconds"
 	@echo "make bench   benchmarks: cold start, API, ingestion, Graph, isolation, funnel, plans, scale, web (page weights in Chromium)"
+	@echo "make screens screenshots of every web page into docs/screens/ (Chromium, a stack of its own)"
 	@echo "make chromium  install Debian's chromium for the browser tests (apt-get, as root or with sudo)"
 	@echo "make walkthrough ARGS=account|commerce|connect|metrics   a README walk-through against make local"
 	@echo "make invoke ARGS=events/<name>.json      a SAM CLI event through make local's Lambda API"
@@ -129,6 +130,11 @@ local: venv
 .PHONY: bench
 bench: venv
 	PYTHONPATH=layers/shared:tools:. $(VENV)/bin/python -m bench $(ARGS)
+
+# docs/screens/*.png: every page of the web app in Chromium, against a stack of its own.
+.PHONY: screens
+screens: venv chromium
+	PYTHONPATH=layers/shared:tools:. $(VENV)/bin/python -m tests.browser.screens
 
 # Lambda's code directories are read-only, so without shipped .pyc every cold start compiles
 # from source (3.3x slower imports, see make bench). unchecked-hash: the zip's 2-second
