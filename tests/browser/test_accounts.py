@@ -4,6 +4,7 @@ at once), and the session: the access token only in memory, one refresh for many
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import Browser, Page, expect
@@ -198,3 +199,51 @@ def test_logging_out_in_one_tab_logs_out_the_others(
         assert guard.problems == []
     finally:
         context.close()
+
+
+def test_logout_from_a_page_the_worker_does_not_control_forgets_the_workers_token(
+    page: Page, web_url: str, web_stack: Stack
+) -> None:
+    # Given a session whose access token the session worker holds
+    seller = new_seller(web_stack)
+    log_in(page, web_url, seller.email, seller.password)
+    page.goto(f"{web_url}/dashboard/products")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    # And a hard reload (as Shift+Reload), which bypasses the worker: the page is not its
+    cdp = page.context.new_cdp_session(page)
+    with page.expect_navigation():
+        cdp.send("Page.reload", {"ignoreCache": True})
+    expect(page.locator("#who")).to_contain_text(seller.email)
+    assert page.evaluate("navigator.serviceWorker.controller") is None
+    # When the person logs out from there
+    page.click('button:has-text("Log out")')
+    expect(page).to_have_url(f"{web_url}/auth/login?notice=logged-out")
+    # Then the next (controlled) visit finds no session, not the worker's old token
+    page.goto(f"{web_url}/dashboard")
+    expect(page).to_have_url(f"{web_url}/auth/login?next=%2Fdashboard")
+
+
+def test_a_logout_that_fails_says_so_and_the_session_stays(
+    page: Page, web_url: str, web_stack: Stack
+) -> None:
+    seller = new_seller(web_stack)
+    log_in(page, web_url, seller.email, seller.password)
+    # When the logout is refused (a rate limit in front of the API, say)
+    limited = json.dumps({"title": "Too Many Requests", "status": 429, "detail": "Slow down."})
+    page.context.route(
+        "**/api/auth/logout",
+        lambda route: route.fulfill(
+            status=429,
+            headers={"Retry-After": "30", "Content-Type": "application/problem+json"},
+            body=limited,
+        ),
+    )
+    page.click('button:has-text("Log out")')
+    # Then the person is told, still signed in, and not sent to the "logged out" page
+    expect(page.locator("#page-alert")).to_contain_text("Slow down.")
+    expect(page).to_have_url(f"{web_url}/dashboard")
+    assert [c for c in page.context.cookies() if c["name"] == "refresh_token"]
+    # And once the API answers, the same button logs out
+    page.context.unroute("**/api/auth/logout")
+    page.click('button:has-text("Log out")')
+    expect(page).to_have_url(f"{web_url}/auth/login?notice=logged-out")

@@ -9,6 +9,7 @@ import http.client
 import json
 import logging
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -350,6 +351,47 @@ def test_request_lines_are_logged_without_their_query(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "GET /auth/reset 404" in logged
     assert "POST /api/auth/password/reset 200" in logged
+    assert "secret" not in logged
+
+
+def test_a_chunked_body_is_refused_and_the_connection_closed(served: Served) -> None:
+    # A chunked body is not read (lengths only): it must not be taken for a next request
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/products HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"1a\r\nGET /api/smuggled HTTP/1.1\r\n\r\n0\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 411")
+    assert answer.count(b"HTTP/1.1") == 1  # closed after it: nothing else was answered
+    assert served.gateway.seen == []
+
+
+def test_headers_the_connection_header_names_stay_on_this_hop(served: Served) -> None:
+    served.request(
+        "GET",
+        "/api/auth/me",
+        headers={"Connection": "keep-alive, X-Hop", "X-Hop": "1", "X-End": "2"},
+    )
+    (seen,) = served.gateway.seen
+    assert "x-hop" not in seen.headers and "connection" not in seen.headers
+    assert seen.headers["x-end"] == "2"
+
+
+def test_a_malformed_request_line_is_logged_without_its_query(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.INFO, logger="nexus_local"),
+        socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock,
+    ):
+        # one word: http.server answers 400 and logs "Bad request syntax ('<the line>')"
+        sock.sendall(b"/auth/reset?token=single-use-secret\r\n\r\n")
+        assert b"400" in sock.recv(4096)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/auth/reset?" in logged
     assert "secret" not in logged
 
 

@@ -345,6 +345,11 @@ class _WebHandler(BaseHTTPRequestHandler):
         write_answer(self, response.status, response.headers, response.body, response.cookies)
 
     def _proxy(self, path: str, query: str) -> HttpResponse:
+        if self.headers.get("Transfer-Encoding"):
+            # Bodies are read by Content-Length only: a chunked one left unread would be taken
+            # for the next request on this connection (CloudFront sends lengths too).
+            self.close_connection = True
+            return gateway_answer(411, "Length Required")
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -357,7 +362,10 @@ class _WebHandler(BaseHTTPRequestHandler):
         gateway = self.server.gateway
         if gateway is None:
             return gateway_answer(503, "Service Unavailable")
-        headers = {k: v for k, v in joined_headers(self).items() if k not in _HOP_BY_HOP}
+        # Hop-by-hop: the fixed ones and whatever Connection names (RFC 9110 §7.6.1).
+        named = {n.strip().lower() for n in (self.headers.get("Connection") or "").split(",")}
+        dropped = _HOP_BY_HOP | named
+        headers = {k: v for k, v in joined_headers(self).items() if k not in dropped}
         client = self.client_address[0]
         forwarded = headers.get("x-forwarded-for")
         headers["x-forwarded-for"] = f"{forwarded}, {client}" if forwarded else client
@@ -385,7 +393,10 @@ class _WebHandler(BaseHTTPRequestHandler):
         log.info("web %s %s %s", getattr(self, "command", "-"), path, code)
 
     def log_message(self, format: str, *args: object) -> None:
-        log.info("web %s %s", self.address_string(), format % args)
+        # http.server's own messages (a malformed request line, say) quote the request line:
+        # never what follows a "?" there either.
+        text = re.sub(r"\?[^\s'\"]*", "?…", format % args)
+        log.info("web %s %s", self.address_string(), text)
 
 
 def make_web_server(

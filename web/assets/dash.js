@@ -88,12 +88,17 @@ function whoami(me) {
 
 markCurrent();
 $("#logout").addEventListener("click", async (event) => {
-  event.currentTarget.disabled = true;
+  const button = event.currentTarget;
+  button.disabled = true;
   try {
     await logout();
-  } finally {
-    location.assign("/auth/login?notice=logged-out");
+  } catch (err) {
+    // Still signed in (the refresh cookie is valid): say so rather than pretend.
+    button.disabled = false;
+    pageError(err);
+    return;
   }
+  location.assign("/auth/login?notice=logged-out");
 });
 
 // Resolves with the signed-in user once the session is there (never, on the way to log in).

@@ -116,11 +116,16 @@ export function signedIn(pair) {
   if (workers) workers.ready.then((r) => r.active && r.active.postMessage({ type: "forget" }));
 }
 
+// Revokes the session (the refresh cookie with it), then forgets the access token here, in the
+// other tabs and in the worker (which does not see this request when it does not control the
+// page, e.g. after a hard reload). A failure throws and forgets nothing: the session is alive.
 export async function logout() {
-  try {
-    await locked(() => api("/auth/logout", { method: "POST" }));
-  } finally {
-    access = null;
-    if (channel) channel.postMessage({ type: "logout" });
+  await locked(() => api("/auth/logout", { method: "POST" }));
+  access = null;
+  if (channel) channel.postMessage({ type: "logout" });
+  if (workers) {
+    // ready never settles when the worker could not register: wait a moment at most.
+    const told = workers.ready.then((r) => r.active && r.active.postMessage({ type: "forget" }));
+    await Promise.race([told, new Promise((done) => setTimeout(done, 500))]);
   }
 }

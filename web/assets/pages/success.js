@@ -43,23 +43,25 @@ function show(order) {
   return false;
 }
 
-// A moment of trouble (the network, a 503) is waited out like a pending payment.
-const passing = (err) => err.status === 0 || err.status >= 500;
+// A moment of trouble (the network, a 503, a rate limit) is waited out like a pending payment.
+const passing = (err) => err.status === 0 || err.status === 429 || err.status >= 500;
 
 async function poll() {
   if (!orderId) throw new Error("This page needs an order: follow the link from your receipt.");
   let order = null;
+  let wait = POLL_MS;
   try {
     order = await api(`/checkout/orders/${encodeURIComponent(orderId)}`);
   } catch (err) {
     if (!passing(err) || Date.now() - started > PATIENCE_MS) throw err;
+    if (err.retryAfter) wait = Math.max(wait, err.retryAfter * 1000);
   }
   if (order && show(order)) return;
   if (Date.now() - started > PATIENCE_MS) {
     $("#state").textContent = "The payment has not been confirmed yet. Reload this page later; your receipt email will also tell you.";
     return;
   }
-  setTimeout(() => poll().catch(fail), POLL_MS);
+  setTimeout(() => poll().catch(fail), wait);
 }
 
 function fail(err) {
