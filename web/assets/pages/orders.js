@@ -21,13 +21,19 @@ async function productNames() {
   } while (next && names.size < 1000);
 }
 
-function refundButton(order, cell) {
+function refundButton(order, cell, statusCell) {
   const button = h("button", { type: "button", class: "secondary" }, "Refund");
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
       const updated = await call(`/orders/${encodeURIComponent(order.id)}/refund`, { method: "POST" });
-      fill(cell, updated.status === "refunded" ? badge("refunded") : h("span", { class: "muted" }, "Refund requested"));
+      // Refunded at once (the provider's event came first): the row's status says so, once.
+      if (updated.status === "refunded") {
+        fill(statusCell, badge("refunded"));
+        fill(cell);
+      } else {
+        fill(cell, h("span", { class: "muted" }, "Refund requested"));
+      }
       $("#notice").textContent = `Refund of ${formatMoney(order.amount, order.currency)} to ${order.email} requested.`;
     } catch (err) {
       button.disabled = false;
@@ -39,13 +45,14 @@ function refundButton(order, cell) {
 
 function row(order) {
   const actions = h("td", {});
-  if (order.status === "paid") actions.append(refundButton(order, actions));
+  const status = h("td", {}, badge(order.status));
+  if (order.status === "paid") actions.append(refundButton(order, actions, status));
   return h("tr", { dataset: { order: order.id } },
     h("td", {}, formatDateTime(order.created_at)),
     h("td", {}, names.get(order.product_id) || h("span", { class: "muted" }, "deleted product")),
     h("td", {}, order.name ? `${order.name} · ${order.email}` : order.email),
     h("td", { class: "num" }, formatMoney(order.amount, order.currency)),
-    h("td", {}, badge(order.status)),
+    status,
     actions);
 }
 
